@@ -1,0 +1,24 @@
+//! pcmk-remoted: a Pacemaker Remote daemon, wire-compatible with Pacemaker's
+//! `pacemaker-remoted`.
+//!
+//! Data moves through the modules in the order they are declared below:
+//!
+//! ```text
+//! cluster ─TCP─▶ transport ─▶ wire ─▶ proto ─▶ connection ─▶ executor ─▶ agents ─▶ process
+//!  node   (accept, TLS-PSK)  (frames) (XML ⇄ typed)  (signon,     (resources,  (argv,  (spawn,
+//!                                                   dispatch)    queues)      env)    reap)
+//! cluster ◀─TLS◀─ wire ◀─ proto ◀─ connection ◀─ notify ◀──────── results ◀─────────────┘
+//! ```
+//!
+//! `config`, `limits` and `logging` are read once at start; `daemon` owns the event loop (one
+//! thread, one `LocalExecutor`) and carries out the actions the pure core returns; `check` is
+//! the client side of the same pipeline. Only `sys` may use `unsafe`.
+
+pub mod cli;
+pub mod config;
+pub mod limits;
+pub mod logging;
+pub mod exitcode;
+
+pub mod sys;
+pub mod wire;

@@ -1,0 +1,4 @@
+//! Entry point: command line → logging → configuration → daemon or `check`.
+fn main() {
+    std::process::exit(0)
+}

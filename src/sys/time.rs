@@ -1,0 +1,48 @@
+//! Wall-clock time in the forms logs and notifications need.
+//!
+//! `std` gives seconds since the epoch but no local calendar time; log lines follow the
+//! system's time zone like every other daemon's, so we ask libc.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the epoch; what `lrmd_run_time` and `lrmd_rcchange_time` carry.
+pub fn epoch_seconds() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(_) => 0,
+    }
+}
+
+/// Local time as `Mon DD HH:MM:SS`, the prefix of Pacemaker's and syslog's log lines.
+pub fn local_syslog_stamp() -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now: libc::time_t = epoch_seconds() as libc::time_t;
+    // SAFETY: a zeroed `tm` is a valid output buffer; localtime_r is thread-safe and only
+    // writes into it. We check its return value before reading.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::from("??? ?? ??:??:??");
+        }
+        tm
+    };
+    let month = MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???");
+    format!(
+        "{month} {:>2} {:02}:{:02}:{:02}",
+        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+    )
+}
+
+/// The host name, for log lines.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its whole length, which we pass.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::from("localhost");
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
