@@ -101,9 +101,9 @@ pub struct DemoArgs {
 pub fn parse(program: &str, args: &[&str]) -> Result<Cli, argh::EarlyExit> {
     let mut expanded: Vec<&str> = Vec::with_capacity(args.len());
     for &arg in args {
-        let cluster = arg.strip_prefix('-').filter(|rest| {
-            rest.len() > 1 && rest.bytes().all(|b| b == b'V')
-        });
+        let cluster = arg
+            .strip_prefix('-')
+            .filter(|rest| rest.len() > 1 && rest.bytes().all(|b| b == b'V'));
         match cluster {
             Some(vs) => expanded.extend(std::iter::repeat("-V").take(vs.len())),
             None => expanded.push(arg),
@@ -135,7 +135,10 @@ mod tests {
         let Some(Command::Check(c)) = cli.command else {
             panic!("not check")
         };
-        assert_eq!((c.host.as_str(), c.port, c.authkey.as_deref()), ("node1", Some(3121), Some("/k")));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.authkey.as_deref()),
+            ("node1", Some(3121), Some("/k"))
+        );
         assert_eq!(c.timeout, 5);
     }
 

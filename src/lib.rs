@@ -5,20 +5,31 @@
 //!
 //! ```text
 //! cluster ─TCP─▶ transport ─▶ wire ─▶ proto ─▶ connection ─▶ executor ─▶ agents ─▶ process
-//!  node   (accept, TLS-PSK)  (frames) (XML ⇄ typed)  (signon,     (resources,  (argv,  (spawn,
-//!                                                   dispatch)    queues)      env)    reap)
-//! cluster ◀─TLS◀─ wire ◀─ proto ◀─ connection ◀─ notify ◀──────── results ◀─────────────┘
+//!  node   (accept, TLS-PSK)  (frames) (XML ⇄    (signon,     (resources,  (argv,   (spawn,
+//!                                      typed)   dispatch)    queues)      env)     reap)
+//! cluster ◀─TLS◀─ wire ◀─ proto ◀─ connection ◀─ notify ◀──────── results ◀──────────┘
 //! ```
 //!
 //! `config`, `limits` and `logging` are read once at start; `daemon` owns the event loop (one
-//! thread, one `LocalExecutor`) and carries out the actions the pure core returns; `check` is
-//! the client side of the same pipeline. Only `sys` may use `unsafe`.
+//! thread, one `LocalExecutor`) and carries out the actions the pure core returns; `check`
+//! and `demo` are the client side of the same pipeline. Only `sys` may use `unsafe`.
 
 pub mod cli;
 pub mod config;
+pub mod exitcode;
 pub mod limits;
 pub mod logging;
-pub mod exitcode;
+
+pub mod connection;
+pub mod proto;
+pub mod transport;
+pub mod watchdog;
+pub mod wire;
+
+pub mod check;
+pub mod client;
+pub mod daemon;
+pub mod demo;
+pub mod mailbox;
 
 pub mod sys;
-pub mod wire;

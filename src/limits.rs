@@ -93,13 +93,14 @@ pub enum LimitError {
 impl std::fmt::Display for LimitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            LimitError::UnknownName(n) => write!(
-                f,
-                "unknown limit '{n}' (known: {})",
-                TUNABLE.join(", ")
-            ),
+            LimitError::UnknownName(n) => {
+                write!(f, "unknown limit '{n}' (known: {})", TUNABLE.join(", "))
+            }
             LimitError::BadValue { name, value } => {
-                write!(f, "limit '{name}' needs a whole number of at least 1, got '{value}'")
+                write!(
+                    f,
+                    "limit '{name}' needs a whole number of at least 1, got '{value}'"
+                )
             }
         }
     }
@@ -154,10 +155,22 @@ mod tests {
     #[test]
     fn bad_limits_are_refused_with_the_value() {
         let mut l = Limits::default();
-        assert!(matches!(l.set("nope", "1"), Err(LimitError::UnknownName(_))));
-        assert!(matches!(l.set("max_connections", "0"), Err(LimitError::BadValue { .. })));
-        assert!(matches!(l.set("max_connections", "-1"), Err(LimitError::BadValue { .. })));
-        assert!(matches!(l.set("max_message_bytes", "5000000000"), Err(LimitError::BadValue { .. })));
+        assert!(matches!(
+            l.set("nope", "1"),
+            Err(LimitError::UnknownName(_))
+        ));
+        assert!(matches!(
+            l.set("max_connections", "0"),
+            Err(LimitError::BadValue { .. })
+        ));
+        assert!(matches!(
+            l.set("max_connections", "-1"),
+            Err(LimitError::BadValue { .. })
+        ));
+        assert!(matches!(
+            l.set("max_message_bytes", "5000000000"),
+            Err(LimitError::BadValue { .. })
+        ));
         assert_eq!(l, Limits::default());
     }
 }

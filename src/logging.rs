@@ -87,10 +87,14 @@ impl Logger {
         } else {
             LevelFilter::Info
         };
-        let max = [stderr, file, syslog.as_ref().map_or(LevelFilter::Off, |s| s.2)]
-            .into_iter()
-            .max()
-            .unwrap_or(LevelFilter::Info);
+        let max = [
+            stderr,
+            file,
+            syslog.as_ref().map_or(LevelFilter::Off, |s| s.2),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(LevelFilter::Info);
         if let Ok(mut s) = self.sinks.lock() {
             s.stderr_level = stderr;
             s.file_level = file;

@@ -1,4 +1,77 @@
-//! Entry point: command line → logging → configuration → daemon or `check`.
+//! pcmk-remoted: entry point.
+//!
+//! Command line → logging → configuration → the daemon (default), `check` or `demo`. The
+//! pipeline itself is described in `lib.rs`; exit statuses are in `exitcode.rs`.
+
+use pcmk_remoted::cli::{self, Command};
+use pcmk_remoted::config::{Config, Sources};
+use pcmk_remoted::logging::Logger;
+use pcmk_remoted::{check, daemon, demo, exitcode};
+
 fn main() {
-    std::process::exit(0)
+    let args: Vec<String> = std::env::args().collect();
+    let program = args.first().map_or("pcmk-remoted", String::as_str);
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let cli = match cli::parse(program, &rest) {
+        Ok(c) => c,
+        Err(early) => {
+            // --help prints to stdout and succeeds; a usage error goes to stderr.
+            if early.status.is_ok() {
+                println!("{}", early.output);
+                std::process::exit(exitcode::OK);
+            }
+            eprintln!("{}", early.output);
+            eprintln!("Run '{program} --help' for the options.");
+            std::process::exit(exitcode::USAGE);
+        }
+    };
+    if cli.version {
+        println!(
+            "pcmk-remoted {} (Pacemaker Remote protocol {})",
+            env!("CARGO_PKG_VERSION"),
+            pcmk_remoted::proto::names::PROTOCOL_VERSION
+        );
+        std::process::exit(exitcode::OK);
+    }
+    let code = match &cli.command {
+        Some(Command::Check(args)) => check::run(args),
+        Some(Command::Demo(args)) => demo::run(args),
+        None => run_daemon(&cli),
+    };
+    std::process::exit(code);
+}
+
+fn run_daemon(cli: &cli::Cli) -> i32 {
+    let logger = Logger::init(cli.verbose);
+    let env = |k: &str| std::env::var(k).ok();
+    let (sources, mut notes) = match Sources::read(cli.sysconfig.as_deref(), &env) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return exitcode::USAGE;
+        }
+    };
+    let (config, more) = match Config::load(cli, &sources) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{e}");
+            return exitcode::USAGE;
+        }
+    };
+    notes.extend(more);
+    notes.extend(logger.configure(&config.log));
+    for n in notes {
+        log::warn!("{n}");
+    }
+    log::info!(
+        "pcmk-remoted {} starting (pid {}){}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config
+            .sysconfig
+            .as_ref()
+            .map(|p| format!(", settings from {}", p.display()))
+            .unwrap_or_default()
+    );
+    daemon::run(config)
 }

@@ -37,7 +37,10 @@ pub enum KeySource {
 impl KeySource {
     /// The files to try, in order.
     pub fn candidates(&self) -> Vec<PathBuf> {
-        let defaults = [PathBuf::from(DEFAULT_KEY_PATH), PathBuf::from(COROSYNC_KEY_PATH)];
+        let defaults = [
+            PathBuf::from(DEFAULT_KEY_PATH),
+            PathBuf::from(COROSYNC_KEY_PATH),
+        ];
         match self {
             KeySource::Explicit(p) => vec![p.clone()],
             KeySource::Configured(p) => {
@@ -292,7 +295,9 @@ mod tests {
             (d.clone(), "is a directory"),
         ];
         for (path, want) in cases {
-            let err = load(&KeySource::Explicit(path.clone()), 1024).err().unwrap();
+            let err = load(&KeySource::Explicit(path.clone()), 1024)
+                .err()
+                .unwrap();
             let text = err.to_string();
             assert!(text.contains(want), "{text}");
             assert!(text.contains(&format!("of={}", path.display())), "{text}");
@@ -316,7 +321,11 @@ mod tests {
         let c = KeySource::Configured(PathBuf::from("/x/k")).candidates();
         assert_eq!(
             c,
-            [PathBuf::from("/x/k"), DEFAULT_KEY_PATH.into(), COROSYNC_KEY_PATH.into()]
+            [
+                PathBuf::from("/x/k"),
+                DEFAULT_KEY_PATH.into(),
+                COROSYNC_KEY_PATH.into()
+            ]
         );
         assert_eq!(KeySource::Explicit("/x/k".into()).candidates().len(), 1);
     }

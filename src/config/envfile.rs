@@ -48,7 +48,9 @@ impl EnvFile {
                         line: line_no,
                     });
                 }
-                Err(why) => out.warnings.push(format!("line {line_no}: {why}; line ignored")),
+                Err(why) => out
+                    .warnings
+                    .push(format!("line {line_no}: {why}; line ignored")),
             }
         }
         out
@@ -170,7 +172,10 @@ mod tests {
         ];
         for (line, want) in cases {
             let f = EnvFile::parse(line);
-            let got = f.assignments.first().map(|a| (a.name.as_str(), a.value.as_str()));
+            let got = f
+                .assignments
+                .first()
+                .map(|a| (a.name.as_str(), a.value.as_str()));
             assert_eq!(got, *want, "{line}");
             assert!(f.warnings.is_empty(), "{line}: {:?}", f.warnings);
         }
@@ -191,6 +196,9 @@ mod tests {
     #[test]
     fn the_last_assignment_wins() {
         let f = EnvFile::parse("A=1\nA=2\n");
-        assert_eq!(f.get("A").map(|a| (a.value.as_str(), a.line)), Some(("2", 2)));
+        assert_eq!(
+            f.get("A").map(|a| (a.value.as_str(), a.line)),
+            Some(("2", 2))
+        );
     }
 }

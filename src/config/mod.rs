@@ -98,7 +98,10 @@ impl fmt::Display for ConfigError {
                 origin,
                 value,
                 expected,
-            } => write!(f, "{name}='{value}' ({origin}) is not valid: expected {expected}"),
+            } => write!(
+                f,
+                "{name}='{value}' ({origin}) is not valid: expected {expected}"
+            ),
             ConfigError::UnreadableFile { path, error } => {
                 write!(f, "cannot read settings file {}: {error}", path.display())
             }
@@ -196,7 +199,12 @@ impl Config {
         let port = match cli.port {
             Some(p) if p > 0 => p,
             Some(p) => {
-                return Err(bad("--port", "command line", p.to_string(), "a port 1-65535"))
+                return Err(bad(
+                    "--port",
+                    "command line",
+                    p.to_string(),
+                    "a port 1-65535",
+                ))
             }
             None => match sources.lookup("PCMK_remote_port") {
                 Some(f) => port_like_original(&f, &mut warnings),
@@ -447,12 +455,21 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load_with(cli: &Cli, env: &[(&str, &str)], file: &str) -> Result<(Config, Vec<String>), ConfigError> {
-        let map: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    fn load_with(
+        cli: &Cli,
+        env: &[(&str, &str)],
+        file: &str,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let map: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |k: &str| map.get(k).cloned();
         let mut sources = Sources::env_only(&lookup);
-        sources.file = Some((PathBuf::from("/etc/default/pacemaker"), EnvFile::parse(file)));
+        sources.file = Some((
+            PathBuf::from("/etc/default/pacemaker"),
+            EnvFile::parse(file),
+        ));
         Config::load(cli, &sources)
     }
 
@@ -469,7 +486,10 @@ mod tests {
     #[test]
     fn command_line_beats_environment_beats_file() {
         let file = "PCMK_remote_port=3001\nPCMK_remote_address=10.0.0.1\nPCMK_logfile=/f.log\n";
-        let env = [("PCMK_remote_port", "3002"), ("PCMK_remote_address", "10.0.0.2")];
+        let env = [
+            ("PCMK_remote_port", "3002"),
+            ("PCMK_remote_address", "10.0.0.2"),
+        ];
         let (c, _) = load_with(&Cli::default(), &env, file).unwrap();
         assert_eq!((c.port, c.address.as_deref()), (3002, Some("10.0.0.2")));
         assert_eq!(c.log.files, [PathBuf::from("/f.log")]);
@@ -486,7 +506,12 @@ mod tests {
 
     #[test]
     fn port_is_parsed_like_strtol_and_bad_ports_warn() {
-        for (value, want, warns) in [("3122abc", 3122, 0), ("0", 3121, 1), ("x", 3121, 1), ("70000", 3121, 1)] {
+        for (value, want, warns) in [
+            ("3122abc", 3122, 0),
+            ("0", 3121, 1),
+            ("x", 3121, 1),
+            ("70000", 3121, 1),
+        ] {
             let (c, w) = load_with(&Cli::default(), &[("PCMK_remote_port", value)], "").unwrap();
             assert_eq!((c.port, w.len()), (want, warns), "{value}");
         }
@@ -518,16 +543,23 @@ mod tests {
         };
         let file = "PCMK_remoted_limit_max_message_bytes=65536\n";
         let (c, _) = load_with(&cli, &[], file).unwrap();
-        assert_eq!((c.limits.max_connections, c.limits.max_message_bytes), (7, 65536));
+        assert_eq!(
+            (c.limits.max_connections, c.limits.max_message_bytes),
+            (7, 65536)
+        );
         let cli = Cli {
             limit: vec!["bogus=1".into()],
             ..Cli::default()
         };
         let e = load_with(&cli, &[], "").unwrap_err().to_string();
         assert!(e.contains("--limit='bogus=1'"), "{e}");
-        let e = load_with(&Cli::default(), &[], "PCMK_remoted_limit_max_connections=0\n")
-            .unwrap_err()
-            .to_string();
+        let e = load_with(
+            &Cli::default(),
+            &[],
+            "PCMK_remoted_limit_max_connections=0\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("/etc/default/pacemaker:1"), "{e}");
     }
 
@@ -536,8 +568,16 @@ mod tests {
         let e = load_with(&Cli::default(), &[("PCMK_logfacility", "bogus")], "")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("PCMK_logfacility='bogus' (environment PCMK_logfacility)"), "{e}");
-        let (c, _) = load_with(&Cli::default(), &[("PCMK_debug", "pacemaker-based,pacemaker-remoted")], "").unwrap();
+        assert!(
+            e.contains("PCMK_logfacility='bogus' (environment PCMK_logfacility)"),
+            "{e}"
+        );
+        let (c, _) = load_with(
+            &Cli::default(),
+            &[("PCMK_debug", "pacemaker-based,pacemaker-remoted")],
+            "",
+        )
+        .unwrap();
         assert!(c.log.debug);
     }
 

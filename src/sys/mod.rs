@@ -6,6 +6,7 @@
 //! the protocol, TLS or the executor.
 #![allow(unsafe_code)]
 
+pub mod process;
 pub mod signal;
 pub mod socket;
 pub mod time;

@@ -18,7 +18,11 @@ pub(super) fn decompress(data: &[u8], expected: usize) -> Result<Vec<u8>, Error>
     if out.len() != expected {
         return Err(Error::BadCompressedPayload(format!(
             "inflates to {}{} bytes, header says {expected}",
-            if out.len() > expected { "more than " } else { "" },
+            if out.len() > expected {
+                "more than "
+            } else {
+                ""
+            },
             out.len().min(expected)
         )));
     }

@@ -172,7 +172,9 @@ mod tests {
     fn a_truncated_frame_stays_pending() {
         let bytes = frame_bytes("<abc/>");
         let mut d = Deframer::new(1 << 20);
-        assert!(feed_all(&mut d, &bytes[..bytes.len() - 1]).unwrap().is_empty());
+        assert!(feed_all(&mut d, &bytes[..bytes.len() - 1])
+            .unwrap()
+            .is_empty());
         assert!(!d.is_idle());
     }
 
@@ -190,7 +192,10 @@ mod tests {
         let f = feed_all(&mut Deframer::new(1 << 20), &bytes).unwrap();
         assert_eq!(f[0].payload, &text[..text.len() - 1]);
         // A size that does not match the inflated text is refused, not trusted.
-        let h = Header { payload_uncompressed: 10, ..h };
+        let h = Header {
+            payload_uncompressed: 10,
+            ..h
+        };
         let bytes = [h.emit().as_slice(), &packed].concat();
         let e = feed_all(&mut Deframer::new(1 << 20), &bytes).unwrap_err();
         assert!(matches!(e, Error::BadCompressedPayload(_)), "{e}");

@@ -140,7 +140,16 @@ impl Header {
     /// Encodes in the opposite byte order; for tests that play a foreign-endian peer.
     pub fn emit_swapped(&self) -> [u8; HEADER_LEN] {
         let mut out = self.emit();
-        for (at, len) in [(0, 4), (4, 4), (8, 8), (16, 8), (24, 4), (28, 4), (32, 4), (36, 4)] {
+        for (at, len) in [
+            (0, 4),
+            (4, 4),
+            (8, 8),
+            (16, 8),
+            (24, 4),
+            (28, 4),
+            (32, 4),
+            (36, 4),
+        ] {
             out[at..at + len].reverse();
         }
         out
@@ -171,7 +180,14 @@ mod tests {
     fn captured_little_endian_header_decodes_on_any_host() {
         let h = Header::parse(&CAPTURED, 1 << 20).unwrap();
         assert_eq!((h.version, h.id, h.size_total), (1, 63, 246));
-        assert_eq!((h.payload_offset, h.payload_compressed, h.payload_uncompressed), (40, 0, 206));
+        assert_eq!(
+            (
+                h.payload_offset,
+                h.payload_compressed,
+                h.payload_uncompressed
+            ),
+            (40, 0, 206)
+        );
         assert_eq!(h.swapped, cfg!(target_endian = "big"));
     }
 
@@ -181,7 +197,13 @@ mod tests {
         assert_eq!(Header::parse(&h.emit(), 1 << 20).unwrap(), h);
         let s = Header::parse(&h.emit_swapped(), 1 << 20).unwrap();
         assert!(s.swapped);
-        assert_eq!(Header { swapped: false, ..s }, h);
+        assert_eq!(
+            Header {
+                swapped: false,
+                ..s
+            },
+            h
+        );
         if cfg!(target_endian = "little") {
             assert_eq!(h.emit()[..4], [0xbd, 0xdb, 0xda, 0xba]);
         }
@@ -191,15 +213,43 @@ mod tests {
     fn lying_headers_are_refused_before_allocation() {
         let mut h = Header::for_payload(1, 100);
         let cases: Vec<(Header, &str)> = vec![
-            (Header { payload_offset: 48, ..h }, "payload offset 48"),
-            (Header { size_total: 41, ..h }, "does not match"),
-            (Header { payload_uncompressed: 0, size_total: 40, ..h }, "empty payload"),
             (
-                Header { size_total: 0xF000_0000, payload_uncompressed: 0xF000_0000 - 40, ..h },
+                Header {
+                    payload_offset: 48,
+                    ..h
+                },
+                "payload offset 48",
+            ),
+            (
+                Header {
+                    size_total: 41,
+                    ..h
+                },
+                "does not match",
+            ),
+            (
+                Header {
+                    payload_uncompressed: 0,
+                    size_total: 40,
+                    ..h
+                },
+                "empty payload",
+            ),
+            (
+                Header {
+                    size_total: 0xF000_0000,
+                    payload_uncompressed: 0xF000_0000 - 40,
+                    ..h
+                },
                 "over the limit of 1048576",
             ),
             (
-                Header { payload_compressed: 10, size_total: 50, payload_uncompressed: 0x7fff_ffff, ..h },
+                Header {
+                    payload_compressed: 10,
+                    size_total: 50,
+                    payload_uncompressed: 0x7fff_ffff,
+                    ..h
+                },
                 "over the limit",
             ),
         ];
@@ -208,7 +258,10 @@ mod tests {
             assert!(e.contains(want), "{e}");
         }
         h.version = 9;
-        assert!(Header::parse(&h.emit(), 1 << 20).is_ok(), "version is informational");
+        assert!(
+            Header::parse(&h.emit(), 1 << 20).is_ok(),
+            "version is informational"
+        );
         let mut garbage = h.emit();
         garbage[..4].copy_from_slice(b"SSH-");
         let e = Header::parse(&garbage, 1 << 20).unwrap_err();

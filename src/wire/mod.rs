@@ -5,15 +5,23 @@
 //! This layer knows nothing of XML, TLS or sockets, does no I/O, and checks every size
 //! against the configured maximum before it allocates (protocol.md section 6).
 
-pub mod deframer;
-pub mod header;
 #[cfg(feature = "bzip2")]
 mod bzip2;
+pub mod deframer;
+pub mod header;
 
 pub use deframer::{Deframer, Frame};
 pub use header::{Header, HEADER_LEN};
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The id for the next outgoing frame: one counter for the whole process, from 1, as the C
+/// senders keep it (receivers ignore it).
+pub fn next_frame_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Why a frame was refused; every one of these ends the connection (the stream cannot be
 /// resynchronised, since frames carry no marker we could scan for).

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Usage: cluster.sh start | stop | status
+# Usage: cluster.sh start | stop | status | running (exit 0 if our cluster runs)
 #        cluster.sh add-remote NAME ADDR [PORT]    ocf:pacemaker:remote, reconnect 5s, monitor 10s
-#        cluster.sh remote-state NAME              prints RemoteOnline, RemoteOFFLINE, ... or absent
-#        cluster.sh wait-remote NAME STATE SECS    waits until remote-state prints STATE
-#                                                  (STATE "!X" waits until it is no longer X)
+#        cluster.sh remote-state NAME              prints "online" (crm_mon RemoteOnline and the
+#                                                  controller's in_ccm=true) or "offline (LABEL, in_ccm=X)"
+#        cluster.sh wait-remote NAME online|offline SECS   bounded wait; prints the state reached
 #        cluster.sh remove-remote NAME             stop, delete, crm_node --force --remove
 # A one-node cluster (node1, Debian's corosync.conf) run without systemd. The pids and
 # the daemons' output live in $PCMKR_CLUSTER_DIR (default $TMPDIR/pcmkr-cluster), so
@@ -14,18 +14,18 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 dir=${PCMKR_CLUSTER_DIR:-${TMPDIR:-/tmp}/pcmkr-cluster}
-daemon_re='^(corosync|pacemakerd|pacemaker-(based|fenced|execd|attrd|schedul|control).*)$'
+daemon_re='^(corosync|pacemakerd|pacemaker-(based|fence|execd|attrd|sched|contr).*)$'
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # Prints the pid stored in $dir/NAME.pid if that process still runs as NAME.
 our_pid() {
     local pid
     pid=$(cat "$dir/$1.pid" 2>/dev/null) || return 1
-    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && printf '%s\n' "$pid"
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && pcmkr_pid_alive "$pid" && printf '%s\n' "$pid"
 }
 
-mon() { timeout 20 crm_mon -1 "$@" 2>/dev/null; }
+mon() { timeout 20 crm_mon -1 2>/dev/null; }
 
 is_dc() { mon | grep -q "Current DC: node1"; }
 
@@ -35,9 +35,10 @@ cluster_start() {
         pcmkr_log "cluster already running (ours, pids in $dir)"
         return 0
     fi
-    others=$(ps -eo pid=,comm= | awk -v re="$daemon_re" '$2 ~ re' || true)
+    others=$(ps -eo pid=,stat=,comm= | awk -v re="$daemon_re" '$2 !~ /^Z/ && $3 ~ re' || true)
     [[ -z $others ]] || pcmkr_die "cluster daemons already running, not ours; refusing:
-$others"
+$others
+(if an earlier run left them: PCMKR_CLUSTER_DIR=<its state>/cluster $0 stop)"
     mkdir -p "$dir"
     rm -f "$dir"/*.pid
     pcmkr_ensure_key
@@ -76,26 +77,40 @@ cluster_stop() {
     pcmkr_log "cluster stopped"
 }
 
-remote_state() {
+# crm_mon's label for NAME (RemoteOnline, RemoteOFFLINE, ...; "absent" if not listed).
+mon_label() {
     local out line
-    out=$(mon) || { echo "unknown"; return 0; }
+    out=$(mon) || { echo unknown; return 0; }
     while IFS= read -r line; do
         if [[ $line =~ ^[[:space:]]*\*[[:space:]]([A-Za-z]+):[[:space:]]\[(.*)\]$ ]] &&
             [[ " ${BASH_REMATCH[2]} " == *" $1 "* ]]; then
-            echo "${BASH_REMATCH[1]}"; return 0
-        fi
-        if [[ $line =~ ^[[:space:]]*\*[[:space:]]Node[[:space:]]$1:[[:space:]](.*)$ ]]; then
             echo "${BASH_REMATCH[1]}"; return 0
         fi
     done <<<"$out"
     echo absent
 }
 
-state_is() {
-    local s
-    s=$(remote_state "$1")
-    if [[ $2 == !* ]]; then [[ $s != "${2#!}" ]]; else [[ $s == "$2" ]]; fi
+# The controller's own view: in_ccm of the node_state entry (true/false/none).
+# crm_mon alone is not enough: it already says RemoteOnline while the connection
+# resource's start is still pending (seen with no daemon listening at all).
+connected() {
+    local ns
+    ns=$(timeout 20 cibadmin -Q -A "//node_state[@uname='$1']" 2>/dev/null) || { echo none; return 0; }
+    [[ $ns =~ in_ccm=\"([a-z]+)\" ]] && echo "${BASH_REMATCH[1]}" || echo none
 }
+
+# Prints "online" (RemoteOnline and connected) or "offline (<label>, in_ccm=<x>)".
+remote_state() {
+    local label conn
+    label=$(mon_label "$1") conn=$(connected "$1")
+    if [[ $label == RemoteOnline && $conn == true ]]; then
+        echo online
+    else
+        echo "offline ($label, in_ccm=$conn)"
+    fi
+}
+
+state_is() { [[ $(remote_state "$1") == "$2"* ]]; }
 
 add_remote() {
     local name=$1 addr=$2 port=${3:-$PCMKR_PORT}
@@ -109,7 +124,9 @@ add_remote() {
 </primitive>"
 }
 
-resource_stopped() { ! timeout 20 crm_resource -r "$1" -W 2>/dev/null | grep -q 'is running'; }
+resource_stopped() {
+    timeout 20 crm_resource -r "$1" -W 2>&1 | grep -q 'NOT running' && state_is "$1" offline
+}
 
 remove_remote() {
     timeout 20 crm_resource -r "$1" --meta -p target-role -v Stopped >/dev/null
@@ -122,13 +139,14 @@ remove_remote() {
 
 case ${1:-} in
 start) cluster_start ;;
+running) our_pid pacemakerd >/dev/null && our_pid corosync >/dev/null ;;
 stop) cluster_stop ;;
 status) mon ;;
 add-remote) [[ $# -ge 3 ]] || usage; add_remote "$2" "$3" "${4:-}" ;;
 remote-state) [[ $# -eq 2 ]] || usage; remote_state "$2" ;;
 wait-remote)
     [[ $# -eq 4 ]] || usage
-    pcmkr_wait_until "$4" state_is "$2" "$3" || { echo "$(remote_state "$2")"; exit 1; }
+    pcmkr_wait_until "$4" state_is "$2" "$3" || { remote_state "$2"; exit 1; }
     remote_state "$2"
     ;;
 remove-remote) [[ $# -eq 2 ]] || usage; remove_remote "$2" ;;

@@ -4,8 +4,9 @@
 # pcmkr_stop_pid, pcmkr_state_dir, PCMKR_REPO_ROOT, PCMKR_INTEROP_DIR.
 
 PCMKR_INTEROP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # for callers
 PCMKR_REPO_ROOT=$(cd "$PCMKR_INTEROP_DIR/../.." && pwd)
-PCMKR_T0_MS=${PCMKR_T0_MS:-$(date +%s%3N)}
+export PCMKR_T0_MS=${PCMKR_T0_MS:-$(date +%s%3N)}
 
 pcmkr_now_ms() { date +%s%3N; }
 
@@ -37,7 +38,11 @@ pcmkr_wait_until() {
     return 1
 }
 
-pcmkr_pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+# True if PID exists and is not a zombie (orphans are reaped late by this host's init).
+pcmkr_pid_alive() {
+    [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null &&
+        [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]
+}
 
 # pcmkr_stop_pid PID TIMEOUT_S [NAME]: SIGTERM, wait, SIGKILL as last resort (logged).
 pcmkr_stop_pid() {
@@ -46,8 +51,6 @@ pcmkr_stop_pid() {
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < timeout * 10; i++)); do
         pcmkr_pid_alive "$pid" || return 0
-        # Reap it if it is our child; harmless otherwise.
-        [[ $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1) == Z ]] && return 0
         sleep 0.1
     done
     pcmkr_log "WARNING: $name (pid $pid) ignored SIGTERM for ${timeout}s, sending SIGKILL"
@@ -84,6 +87,7 @@ pcmkr_daemon_start() {
     shift 2
     ip netns exec "$ns" env PCMK_authkey_location="$PCMKR_KEY" \
         PCMK_logfile="${log%.*}.pcmk.log" "$@" >>"$log" 2>&1 </dev/null &
+    # shellcheck disable=SC2034 # read by the caller
     PCMKR_DAEMON_PID=$!
 }
 

@@ -2,11 +2,13 @@
  * lrmd-driver: drives a remote executor (pacemaker-remoted or ours) through
  * Pacemaker's own client library, liblrmd, and prints what happens as JSON lines.
  *
- * Usage: lrmd-driver --server ADDR [--port P] [--node NAME] [--client NAME]
+ * Usage: lrmd-driver --server ADDR [--port P] [--node NAME]
  *                    [--timeout SECONDS] [--verbose] CMD...
  *
- * The key file is read by liblrmd itself, from PCMK_authkey_location
- * (default /etc/pacemaker/authkey). --timeout (default 600) bounds the whole run.
+ * The key file is read by liblrmd itself, from PCMK_authkey_location (if that file
+ * cannot be read, liblrmd falls back to /etc/pacemaker/authkey). --node defaults to
+ * the server; the sign-on client name is "lrmd-driver". --timeout (default 600 s)
+ * bounds the whole run.
  *
  * Each CMD is one argument; fields are separated by ':'.
  *   connect                          TLS + sign-on (rc 0 expected)
@@ -23,7 +25,8 @@
  *                                    user_data is "drv:<command index>".
  *   cancel:RSC:ACTION:INTERVAL_MS    cancel (rc 0)
  *   unregister:RSC                   unregister_rsc (rc 0)
- *   events:N:TIMEOUT_MS              dispatch until N more events arrived (rc = count)
+ *   events:N:TIMEOUT_MS              dispatch until N (>= 1) more events arrived (rc = count);
+ *                                    "!events:1:T" asserts that nothing arrives for T ms
  *   wait:RSC:ACTION:TIMEOUT_MS       dispatch until an exec_complete event for
  *                                    RSC/ACTION arrives (rc 0, or -62 on timeout)
  *   drain:MS                         dispatch for MS ms, whatever arrives (rc = count)

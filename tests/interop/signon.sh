@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 
 state=$(pcmkr_state_dir signon)
 ns=pcmkr-so-$$
-PCMKR_DAEMON_PID=
+PCMKR_DAEMON_PID=''
 cleanup() {
     local rc=$?
     trap - EXIT

@@ -1,0 +1,153 @@
+//! The table of connected clients: who is signed on, under which name, and who relays IPC.
+//!
+//! In: connect, request and disconnect events from the dispatcher. Out: the recipients of
+//! each notification. Pure bookkeeping: no I/O, no protocol decisions beyond "who hears
+//! what" (protocol.md 13).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A connection, by handle: small, `Copy`, and never reused while the daemon runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn#{}", self.0)
+    }
+}
+
+/// The client name our `check` command signs on with. Sessions under this name are never
+/// announced to other clients: a Pacemaker controller that hears of a new client assumes a
+/// take-over and drops its own connection (protocol.md 13).
+pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
+
+/// One connected client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// Its handle.
+    pub conn: ConnId,
+    /// The UUID returned in the register reply.
+    pub client_id: String,
+    /// Peer address, for logs.
+    pub peer: String,
+    /// `lrmd_clientname` from its first request that had one; unnamed clients get no
+    /// notifications.
+    pub name: Option<String>,
+    /// It registered with `lrmd_is_ipc_provider="true"`.
+    pub is_provider: bool,
+    /// Its first request has been seen, and other clients were told about it if due.
+    pub announced: bool,
+    /// A `check` session: it hears nothing and is announced to nobody.
+    pub diagnostic: bool,
+}
+
+/// Every connected client, in connection order (oldest first).
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_conn: BTreeMap<ConnId, Client>,
+}
+
+impl Clients {
+    /// Adds a client whose TLS handshake just completed.
+    pub fn add(&mut self, conn: ConnId, client_id: String, peer: String) {
+        self.by_conn.insert(
+            conn,
+            Client {
+                conn,
+                client_id,
+                peer,
+                name: None,
+                is_provider: false,
+                announced: false,
+                diagnostic: false,
+            },
+        );
+    }
+
+    /// Removes a client; returns it if it was known.
+    pub fn remove(&mut self, conn: ConnId) -> Option<Client> {
+        self.by_conn.remove(&conn)
+    }
+
+    /// One client.
+    pub fn get(&self, conn: ConnId) -> Option<&Client> {
+        self.by_conn.get(&conn)
+    }
+
+    /// One client, to change.
+    pub fn get_mut(&mut self, conn: ConnId) -> Option<&mut Client> {
+        self.by_conn.get_mut(&conn)
+    }
+
+    /// Clients that receive notifications: named, and not diagnostic sessions.
+    pub fn listeners(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.by_conn
+            .values()
+            .filter(|c| c.name.is_some() && !c.diagnostic)
+            .map(|c| c.conn)
+    }
+
+    /// Clients that relay local IPC, oldest first; the newest gets new proxy sessions.
+    pub fn providers(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.by_conn
+            .values()
+            .filter(|c| c.is_provider)
+            .map(|c| c.conn)
+    }
+
+    /// How many clients are connected.
+    pub fn len(&self) -> usize {
+        self.by_conn.len()
+    }
+
+    /// No client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.by_conn.is_empty()
+    }
+}
+
+/// Formats 16 random bytes as an RFC 4122 version-4 UUID, the form of the original's client
+/// ids.
+pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_have_the_version_and_variant_bits() {
+        let u = uuid_v4([0xff; 16]);
+        assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn only_named_non_diagnostic_clients_listen() {
+        let mut c = Clients::default();
+        for i in 1..=3 {
+            c.add(ConnId(i), format!("id{i}"), "peer".into());
+        }
+        c.get_mut(ConnId(1)).unwrap().name = Some("cluster".into());
+        let d = c.get_mut(ConnId(2)).unwrap();
+        d.name = Some(DIAGNOSTIC_CLIENT_NAME.into());
+        d.diagnostic = true;
+        assert_eq!(c.listeners().collect::<Vec<_>>(), [ConnId(1)]);
+        c.get_mut(ConnId(3)).unwrap().is_provider = true;
+        assert_eq!(c.providers().collect::<Vec<_>>(), [ConnId(3)]);
+        assert!(c.remove(ConnId(3)).is_some());
+        assert_eq!(c.len(), 2);
+    }
+}

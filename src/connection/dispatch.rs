@@ -1,0 +1,411 @@
+//! Request → rule → replies and notifications: the protocol's decisions, one arm per
+//! operation (protocol.md 8, 9, 13 and 15).
+//!
+//! In: typed requests with the connection they came from, connection and disconnection
+//! events, and the daemon's own events (SIGTERM). Out: [`Action`]s for the shell to carry
+//! out. No I/O happens here: time and randomness are passed in, so every rule is testable
+//! without a socket.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use log::{debug, info, warn};
+
+use super::clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
+use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
+use crate::proto::request::ProxyMessage;
+use crate::proto::xml::Element;
+use crate::proto::{Op, Request};
+use crate::watchdog::{self, Verdict};
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Queue this XML payload (without its NUL) for one connection.
+    Send {
+        /// The connection.
+        to: ConnId,
+        /// Serialized once and shared by every recipient of a notification.
+        payload: Rc<Vec<u8>>,
+    },
+    /// Stop accepting new connections (draining for shutdown).
+    StopListening,
+    /// End the process with this status.
+    Exit {
+        /// Exit status.
+        code: i32,
+        /// Why, for the log.
+        why: String,
+    },
+}
+
+/// Where the daemon is in its life (STYLE.md 2: Starting → Serving → Draining → Stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Normal service.
+    Serving,
+    /// SIGTERM seen, `shutdown_req` sent; waiting for the cluster to move resources away.
+    Draining,
+    /// An exit action was returned.
+    Stopped,
+}
+
+/// Settings the rules need; fixed at start.
+#[derive(Debug, Clone, Default)]
+pub struct DispatchSettings {
+    /// `PCMK_node_start_state`.
+    pub node_start_state: Option<String>,
+    /// `SBD_WATCHDOG_TIMEOUT` in ms.
+    pub sbd_timeout_ms: Option<u64>,
+}
+
+/// The protocol core shared by every connection.
+pub struct Dispatcher {
+    clients: Clients,
+    next_call_id: u32,
+    started: Instant,
+    settings: DispatchSettings,
+    lifecycle: Lifecycle,
+    sbd_probe: Box<dyn Fn() -> bool>,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no clients; `started` is the daemon's start, for `uptime`.
+    pub fn new(settings: DispatchSettings, started: Instant) -> Self {
+        Dispatcher {
+            clients: Clients::default(),
+            next_call_id: 0,
+            started,
+            settings,
+            lifecycle: Lifecycle::Serving,
+            sbd_probe: Box::new(watchdog::sbd_running),
+        }
+    }
+
+    /// Replaces how we find out whether sbd runs (tests).
+    pub fn with_sbd_probe(mut self, probe: Box<dyn Fn() -> bool>) -> Self {
+        self.sbd_probe = probe;
+        self
+    }
+
+    /// The clients table, for the shell's bookkeeping and for tests.
+    pub fn clients(&self) -> &Clients {
+        &self.clients
+    }
+
+    /// Where the daemon is in its life.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.lifecycle
+    }
+
+    /// A client completed its TLS handshake. Other clients hear of it only when its first
+    /// request shows it is not a `check` session (see [`DIAGNOSTIC_CLIENT_NAME`]).
+    pub fn connected(&mut self, conn: ConnId, peer: String, random: [u8; 16]) {
+        let id = uuid_v4(random);
+        info!("{conn} from {peer}: TLS handshake complete, client id {id}");
+        self.clients.add(conn, id, peer);
+    }
+
+    /// A client went away, for whatever reason.
+    pub fn disconnected(&mut self, conn: ConnId) -> Vec<Action> {
+        let Some(client) = self.clients.remove(conn) else {
+            return Vec::new();
+        };
+        info!(
+            "{conn} ({}) disconnected{}",
+            client.name.as_deref().unwrap_or("unnamed"),
+            if client.is_provider {
+                "; it was an IPC provider"
+            } else {
+                ""
+            }
+        );
+        let mut out = Vec::new();
+        if self.lifecycle == Lifecycle::Draining && self.clients.providers().next().is_none() {
+            self.lifecycle = Lifecycle::Stopped;
+            out.push(Action::Exit {
+                code: crate::exitcode::OK,
+                why: String::from("the cluster has disconnected after the shutdown request"),
+            });
+        }
+        out
+    }
+
+    /// SIGTERM or SIGINT: with no cluster connected, exit now; otherwise ask the cluster to
+    /// move resources away and stop accepting connections (protocol.md 15, as 2.1.6+ does).
+    pub fn shutdown_requested(&mut self) -> Vec<Action> {
+        match self.lifecycle {
+            Lifecycle::Serving => {}
+            Lifecycle::Draining => {
+                info!("shutdown already in progress, waiting for the cluster to disconnect");
+                return Vec::new();
+            }
+            Lifecycle::Stopped => return Vec::new(),
+        }
+        let Some(provider) = self.clients.providers().last() else {
+            self.lifecycle = Lifecycle::Stopped;
+            return vec![Action::Exit {
+                code: crate::exitcode::OK,
+                why: String::from("shutdown requested and no cluster is connected"),
+            }];
+        };
+        info!("shutdown requested: asking the cluster ({provider}) to stop this node's resources");
+        self.lifecycle = Lifecycle::Draining;
+        let req = Element::new(LRMD_IPC_PROXY)
+            .with_attr(attr::IPC_OP, "shutdown_req")
+            .with_attr(attr::IPC_SESSION, 0);
+        vec![send(provider, addressed_notify(req)), Action::StopListening]
+    }
+
+    /// One request from `conn`.
+    pub fn handle(&mut self, conn: ConnId, req: Request, _now: Instant) -> Vec<Action> {
+        let call_id = self.next_call_id();
+        let mut out = Vec::new();
+        self.note_sender(conn, &req, &mut out);
+        debug!(
+            "{conn} request {} msg_id={} call={call_id}",
+            req.op_name(),
+            req.msg_id
+        );
+        match req.op {
+            Op::Register {
+                protocol_version,
+                is_ipc_provider,
+            } => self.register(
+                conn,
+                req.msg_id,
+                call_id,
+                protocol_version,
+                is_ipc_provider,
+                &mut out,
+            ),
+            Op::Poke => {
+                out.push(send(
+                    conn,
+                    addressed_reply(reply::reply(origin::MESSAGE, rc::OK, call_id), req.msg_id),
+                ));
+                self.notify_others_unless_diagnostic(
+                    conn,
+                    reply::generic_notify(rc::OK, call_id, op::POKE, None),
+                    &mut out,
+                );
+            }
+            // Never answered, in any version (protocol.md 9.8); it still used a call id.
+            Op::Check { watchdog } => self.check_watchdog(watchdog.as_deref(), &mut out),
+            Op::IpcFwd(msg) => self.ipc_forward(conn, req.msg_id, call_id, msg, &mut out),
+            Op::Unknown(ref name) => {
+                warn!("{conn} sent unknown operation '{name}'; answering EOPNOTSUPP");
+                out.push(send(
+                    conn,
+                    addressed_reply(
+                        reply::reply(origin::MESSAGE, rc::EOPNOTSUPP, call_id),
+                        req.msg_id,
+                    ),
+                ));
+            }
+            // Resource and alert operations arrive with the executor; until then they get
+            // the original's "operation not supported" answer.
+            _ => {
+                warn!("{conn} {}: not supported by this build yet", req.op_name());
+                out.push(send(
+                    conn,
+                    addressed_reply(
+                        reply::reply(origin::MESSAGE, rc::EOPNOTSUPP, call_id),
+                        req.msg_id,
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Call ids come from one counter for every request processed, from 1, wrapping to 1.
+    fn next_call_id(&mut self) -> u32 {
+        self.next_call_id = match self.next_call_id.checked_add(1) {
+            Some(n) if n <= i32::MAX as u32 => n,
+            _ => 1,
+        };
+        self.next_call_id
+    }
+
+    /// Records the client's name from its first request that has one, and on its first
+    /// request tells the other clients about it, unless it is a `check` session.
+    fn note_sender(&mut self, conn: ConnId, req: &Request, out: &mut Vec<Action>) {
+        let Some(client) = self.clients.get_mut(conn) else {
+            return;
+        };
+        if client.name.is_none() {
+            if let Some(name) = &req.client_name {
+                client.name = Some(name.clone());
+                client.diagnostic = name == DIAGNOSTIC_CLIENT_NAME;
+            }
+        }
+        if client.announced {
+            return;
+        }
+        client.announced = true;
+        if client.diagnostic {
+            info!("{conn} is a diagnostic session; other clients are not told about it");
+            return;
+        }
+        let note = addressed_notify(reply::new_client_notify());
+        let payload = serialize(&note);
+        for other in self.clients.listeners().filter(|&c| c != conn) {
+            out.push(Action::Send {
+                to: other,
+                payload: payload.clone(),
+            });
+        }
+    }
+
+    fn register(
+        &mut self,
+        conn: ConnId,
+        msg_id: u64,
+        call_id: u32,
+        version: Option<String>,
+        is_ipc_provider: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(client) = self.clients.get_mut(conn) else {
+            return;
+        };
+        let rc = match version.as_deref() {
+            Some(v) if version_at_least(v, names::MIN_PROTOCOL_VERSION) => rc::OK,
+            other => {
+                warn!(
+                    "{conn} signs on with protocol version {} but we need at least {}; refusing",
+                    other.unwrap_or("(none)"),
+                    names::MIN_PROTOCOL_VERSION
+                );
+                rc::EPROTO
+            }
+        };
+        if rc == rc::OK {
+            client.is_provider |= is_ipc_provider;
+            info!(
+                "{conn} signed on as '{}' (protocol {}{})",
+                client.name.as_deref().unwrap_or(""),
+                version.as_deref().unwrap_or("?"),
+                if client.is_provider {
+                    ", IPC provider"
+                } else {
+                    ""
+                }
+            );
+        }
+        let body = SignonReply {
+            rc,
+            call_id,
+            client_id: &client.client_id,
+            uptime_s: self.started.elapsed().as_secs(),
+            node_start_state: self.settings.node_start_state.as_deref(),
+        }
+        .to_xml();
+        out.push(send(conn, addressed_reply(body, msg_id)));
+    }
+
+    fn check_watchdog(&mut self, requested: Option<&str>, out: &mut Vec<Action>) {
+        match watchdog::verdict(requested, self.settings.sbd_timeout_ms, (self.sbd_probe)()) {
+            Verdict::Fine(why) => info!("watchdog check: {why}"),
+            Verdict::Fatal(why) => {
+                self.lifecycle = Lifecycle::Stopped;
+                out.push(Action::Exit {
+                    code: crate::exitcode::FATAL,
+                    why,
+                });
+            }
+        }
+    }
+
+    /// A proxy message from the cluster. Every one is answered with rc 0 (protocol.md 16.4);
+    /// the shutdown answers steer the drain, the rest belongs to the IPC proxy.
+    fn ipc_forward(
+        &mut self,
+        conn: ConnId,
+        msg_id: u64,
+        call_id: u32,
+        msg: ProxyMessage,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(send(
+            conn,
+            addressed_reply(reply::reply(origin::MESSAGE, rc::OK, call_id), msg_id),
+        ));
+        match msg.ipc_op.as_deref() {
+            Some("shutdown_ack") => {
+                info!("cluster acknowledged the shutdown request; waiting for it to stop resources and disconnect");
+            }
+            Some("shutdown_nack") => {
+                info!("cluster refused the shutdown request (node in maintenance?); exiting now");
+                self.lifecycle = Lifecycle::Stopped;
+                out.push(Action::Exit {
+                    code: crate::exitcode::OK,
+                    why: String::from("the cluster refused to drain this node"),
+                });
+            }
+            other => {
+                // No local IPC sessions exist in this build: tell the cluster to forget the
+                // session, as the original does for a session it does not know.
+                debug!(
+                    "{conn} proxy message '{}' for unknown session",
+                    other.unwrap_or("")
+                );
+                if let Some(session) = msg.session {
+                    let destroy = Element::new(LRMD_IPC_PROXY)
+                        .with_attr(attr::IPC_OP, "destroy")
+                        .with_attr(attr::IPC_SESSION, session);
+                    out.push(send(conn, addressed_notify(destroy)));
+                }
+            }
+        }
+    }
+
+    fn notify_others_unless_diagnostic(&self, from: ConnId, body: Element, out: &mut Vec<Action>) {
+        if self.clients.get(from).is_some_and(|c| c.diagnostic) {
+            return;
+        }
+        let payload = serialize(&addressed_notify(body));
+        for to in self.clients.listeners() {
+            out.push(Action::Send {
+                to,
+                payload: payload.clone(),
+            });
+        }
+    }
+}
+
+fn send(to: ConnId, message: Element) -> Action {
+    Action::Send {
+        to,
+        payload: serialize(&message),
+    }
+}
+
+fn serialize(message: &Element) -> Rc<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    crate::proto::xml::write(message, &mut out);
+    Rc::new(out)
+}
+
+/// Compares dotted versions numerically, as the original does ("1.10" is above "1.9").
+pub fn version_at_least(have: &str, need: &str) -> bool {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim().split('.').map(|p| p.parse::<u64>().ok()).collect()
+    };
+    match (parse(have), parse(need)) {
+        (Some(h), Some(n)) => {
+            let len = h.len().max(n.len());
+            let at = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);
+            (0..len)
+                .map(|i| at(&h, i).cmp(&at(&n, i)))
+                .find(|o| o.is_ne())
+                .is_none_or(|o| o.is_gt())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+//! The dispatcher's rules, driven without sockets: requests in, actions out.
+
+use super::*;
+use crate::proto::xml;
+
+fn dispatcher() -> Dispatcher {
+    Dispatcher::new(DispatchSettings::default(), Instant::now()).with_sbd_probe(Box::new(|| false))
+}
+
+fn request(text: &str) -> Request {
+    Request::from_xml(&xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap())
+}
+
+/// The messages each connection receives, as text, in order.
+fn sent(actions: &[Action]) -> Vec<(u64, String)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to, payload } => {
+                Some((to.0, String::from_utf8(payload.to_vec()).unwrap()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+const REGISTER: &str = r#"<lrmd_command t="lrmd" lrmd_op="register" lrmd_clientname="pacemaker-remote-10.213.0.2:3121" lrmd_protocol_version="1.1" lrmd_is_ipc_provider="true" lrmd_remote_msg_id="63" lrmd_remote_msg_type="request"/>"#;
+const POKE: &str = r#"<lrmd_command __name__="lrmd_command" t="lrmd" lrmd_op="lrmd_rsc_poke" lrmd_remote_msg_id="70" lrmd_remote_msg_type="request"><lrmd_calldata><lrmd_rsc/></lrmd_calldata></lrmd_command>"#;
+
+fn signed_on(d: &mut Dispatcher, conn: u64, text: &str) -> Vec<(u64, String)> {
+    d.connected(ConnId(conn), "peer".into(), [conn as u8; 16]);
+    sent(&d.handle(ConnId(conn), request(text), Instant::now()))
+}
+
+#[test]
+fn register_gets_the_captured_reply_and_call_id_1() {
+    let mut d = dispatcher();
+    let out = signed_on(&mut d, 1, REGISTER);
+    assert_eq!(out.len(), 1);
+    let (to, text) = &out[0];
+    assert_eq!(*to, 1);
+    assert!(text.starts_with(r#"<lrmd_reply lrmd_origin="process_lrmd_signon" lrmd_rc="0" lrmd_callid="1" lrmd_op="register" lrmd_clientid="01010101-0101-4101-8101-010101010101" lrmd_protocol_version="1.1""#), "{text}");
+    assert!(
+        text.ends_with(r#"lrmd_remote_msg_id="63" lrmd_remote_msg_type="reply"/>"#),
+        "{text}"
+    );
+    let c = d.clients().get(ConnId(1)).unwrap();
+    assert!(c.is_provider && c.name.is_some());
+}
+
+#[test]
+fn old_or_missing_protocol_version_is_refused_with_eproto() {
+    for version in ["0.9", "", "x"] {
+        let mut d = dispatcher();
+        let text = REGISTER.replace(
+            r#"lrmd_protocol_version="1.1""#,
+            &format!(r#"lrmd_protocol_version="{version}""#),
+        );
+        let out = signed_on(&mut d, 1, &text);
+        assert!(
+            out[0].1.contains(r#"lrmd_rc="-71""#),
+            "{version}: {}",
+            out[0].1
+        );
+        assert!(!d.clients().get(ConnId(1)).unwrap().is_provider);
+    }
+    let mut d = dispatcher();
+    let text = REGISTER.replace(r#" lrmd_protocol_version="1.1""#, "");
+    assert!(signed_on(&mut d, 1, &text)[0]
+        .1
+        .contains(r#"lrmd_rc="-71""#));
+}
+
+#[test]
+fn versions_compare_numerically() {
+    assert!(version_at_least("1.1", "1.0"));
+    assert!(version_at_least("1", "1.0"));
+    assert!(version_at_least("1.10", "1.9"));
+    assert!(version_at_least("2", "1.0"));
+    assert!(!version_at_least("0.9", "1.0"));
+    assert!(!version_at_least("", "1.0"));
+}
+
+#[test]
+fn poke_is_answered_then_notified_to_every_named_client() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    signed_on(&mut d, 2, REGISTER);
+    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].0, 2);
+    assert!(out[0].1.starts_with(r#"<lrmd_reply lrmd_origin="process_lrmd_message" lrmd_rc="0" lrmd_callid="3" lrmd_remote_msg_id="70""#), "{}", out[0].1);
+    let notify = r#"<lrmd_notify lrmd_origin="send_generic_notify" lrmd_rc="0" lrmd_callid="3" lrmd_op="lrmd_rsc_poke" lrmd_remote_msg_id="0" lrmd_remote_msg_type="notify"/>"#;
+    assert_eq!(out[1], (1, notify.to_string()));
+    assert_eq!(out[2], (2, notify.to_string()));
+}
+
+#[test]
+fn a_new_client_is_announced_to_the_others_on_its_first_request() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let out = signed_on(&mut d, 2, REGISTER);
+    assert_eq!(out[0].0, 1);
+    assert!(
+        out[0].1.contains(r#"lrmd_op="lrmd_rsc_new_client""#),
+        "{}",
+        out[0].1
+    );
+    assert_eq!(out[1].0, 2);
+    // Only once per connection.
+    let again = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    assert!(again.iter().all(|(_, t)| !t.contains("new_client")));
+}
+
+#[test]
+fn a_check_session_is_never_announced_and_never_notifies() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let check = REGISTER
+        .replace("pacemaker-remote-10.213.0.2:3121", DIAGNOSTIC_CLIENT_NAME)
+        .replace(r#" lrmd_is_ipc_provider="true""#, "");
+    let out = signed_on(&mut d, 2, &check);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].0, 2);
+    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    assert_eq!(out.len(), 1, "{out:?}");
+    // And it hears nothing of the cluster's pokes.
+    let out = sent(&d.handle(ConnId(1), request(POKE), Instant::now()));
+    assert!(out.iter().all(|(to, _)| *to == 1), "{out:?}");
+}
+
+#[test]
+fn unnamed_clients_hear_nothing() {
+    let mut d = dispatcher();
+    d.connected(ConnId(1), "p".into(), [1; 16]);
+    signed_on(&mut d, 2, REGISTER);
+    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    assert!(out.iter().all(|(to, _)| *to == 2));
+}
+
+#[test]
+fn lrmd_check_is_never_answered_but_uses_a_call_id() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let check = r#"<lrmd_command t="lrmd" lrmd_op="lrmd_check" lrmd_remote_msg_id="77" lrmd_remote_msg_type="request"><lrmd_calldata><lrmd_op/></lrmd_calldata></lrmd_command>"#;
+    assert!(d
+        .handle(ConnId(1), request(check), Instant::now())
+        .is_empty());
+    let out = sent(&d.handle(ConnId(1), request(POKE), Instant::now()));
+    assert!(out[0].1.contains(r#"lrmd_callid="3""#), "{}", out[0].1);
+}
+
+#[test]
+fn lrmd_check_with_a_watchdog_and_no_sbd_exits_100() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let check = r#"<lrmd_command lrmd_op="lrmd_check" lrmd_remote_msg_id="77"><lrmd_calldata><lrmd_op lrmd_watchdog="10s"/></lrmd_calldata></lrmd_command>"#;
+    let out = d.handle(ConnId(1), request(check), Instant::now());
+    assert!(
+        matches!(&out[..], [Action::Exit { code: 100, .. }]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn unknown_operations_get_eopnotsupp() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let out = sent(&d.handle(
+        ConnId(1),
+        request(r#"<lrmd_command lrmd_op="bogus" lrmd_remote_msg_id="9"/>"#),
+        Instant::now(),
+    ));
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].1.contains(r#"lrmd_rc="-95""#) && out[0].1.contains(r#"lrmd_remote_msg_id="9""#)
+    );
+}
+
+#[test]
+fn call_ids_wrap_to_1() {
+    let mut d = dispatcher();
+    d.next_call_id = i32::MAX as u32;
+    assert_eq!(d.next_call_id(), 1);
+}
+
+#[test]
+fn shutdown_without_a_cluster_exits_at_once() {
+    let mut d = dispatcher();
+    let out = d.shutdown_requested();
+    assert!(
+        matches!(&out[..], [Action::Exit { code: 0, .. }]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn shutdown_with_a_cluster_drains_until_it_disconnects() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let out = d.shutdown_requested();
+    assert_eq!(
+        sent(&out),
+        [(1, r#"<lrmd_ipc_proxy lrmd_ipc_op="shutdown_req" lrmd_ipc_session="0" lrmd_remote_msg_id="0" lrmd_remote_msg_type="notify"/>"#.to_string())]
+    );
+    assert!(out.contains(&Action::StopListening));
+    assert_eq!(d.lifecycle(), Lifecycle::Draining);
+    assert!(
+        d.shutdown_requested().is_empty(),
+        "a second SIGTERM only logs"
+    );
+    let ack = r#"<lrmd_ipc_proxy lrmd_ipc_op="shutdown_ack" lrmd_op="ipc_fwd" lrmd_remote_msg_id="277" lrmd_remote_msg_type="request"/>"#;
+    let out = d.handle(ConnId(1), request(ack), Instant::now());
+    assert!(sent(&out)[0].1.contains(r#"lrmd_rc="0""#));
+    assert!(!out.iter().any(|a| matches!(a, Action::Exit { .. })));
+    let out = d.disconnected(ConnId(1));
+    assert!(
+        matches!(&out[..], [Action::Exit { code: 0, .. }]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn shutdown_nack_exits_at_once() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    d.shutdown_requested();
+    let nack =
+        r#"<lrmd_ipc_proxy lrmd_ipc_op="shutdown_nack" lrmd_op="ipc_fwd" lrmd_remote_msg_id="5"/>"#;
+    let out = d.handle(ConnId(1), request(nack), Instant::now());
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Exit { code: 0, .. })));
+}

@@ -1,0 +1,302 @@
+//! One cluster connection, from accepted socket to closed socket, and the hub they share.
+//!
+//! In: an accepted TCP stream. The connection completes the TLS handshake within the
+//! deadline, then turns plaintext into frames and requests for the [`dispatch::Dispatcher`],
+//! and writes what the dispatcher queues for it into its outbox, one frame at a time. It
+//! never decides protocol rules itself. States: Handshake → Ready → Closed (a connection's
+//! sign-on is tracked by the dispatcher's client table; draining is the daemon's state).
+
+pub mod clients;
+pub mod dispatch;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::{Async, Timer};
+use futures_lite::future;
+use log::{debug, info, trace, warn};
+
+use crate::limits::Limits;
+use crate::mailbox::Mailbox;
+use crate::proto::{xml, Request};
+use crate::transport::explain;
+use crate::transport::tls::{self, TlsStream};
+use crate::wire::{self, Deframer};
+pub use clients::ConnId;
+use dispatch::{Action, Dispatcher};
+
+/// Events for the daemon loop that connections and the dispatcher raise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Close the listener: we are draining.
+    StopListening,
+    /// Exit the process.
+    Exit {
+        /// Exit status.
+        code: i32,
+        /// Why, for the log.
+        why: String,
+    },
+}
+
+/// What every connection task shares: the protocol core, the outboxes, and the settings.
+pub struct Hub {
+    /// The protocol core.
+    pub dispatcher: RefCell<Dispatcher>,
+    outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
+    /// Events for the daemon loop.
+    pub control: Mailbox<Control>,
+    /// Bounds.
+    pub limits: Limits,
+    /// TLS server settings, including the key lookup.
+    pub tls: Arc<tls::ServerConfig>,
+    /// `TCP_USER_TIMEOUT` for accepted sockets, from sbd's watchdog timeout.
+    pub user_timeout_ms: Option<u32>,
+    next_conn: Cell<u64>,
+    open: Cell<usize>,
+}
+
+impl Hub {
+    /// A hub around `dispatcher`.
+    pub fn new(
+        dispatcher: Dispatcher,
+        limits: Limits,
+        tls: Arc<tls::ServerConfig>,
+        user_timeout_ms: Option<u32>,
+    ) -> Rc<Hub> {
+        Rc::new(Hub {
+            dispatcher: RefCell::new(dispatcher),
+            outboxes: RefCell::new(HashMap::new()),
+            control: Mailbox::new(usize::MAX),
+            limits,
+            tls,
+            user_timeout_ms,
+            next_conn: Cell::new(1),
+            open: Cell::new(0),
+        })
+    }
+
+    /// TCP connections open now, handshaking ones included.
+    pub fn open_connections(&self) -> usize {
+        self.open.get()
+    }
+
+    /// Carries out the dispatcher's actions. Never holds a borrow across an await.
+    pub fn perform(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send { to, payload } => {
+                    let outbox = self.outboxes.borrow().get(&to).cloned();
+                    let Some(outbox) = outbox else {
+                        debug!("{to} is gone; message dropped");
+                        continue;
+                    };
+                    let weight = payload.len() + wire::HEADER_LEN;
+                    if let Err(full) = outbox.push(payload, weight) {
+                        warn!(
+                            "{to} is not reading: {} bytes queued, limit {} (max_outbound_bytes); disconnecting it",
+                            full.queued, full.max
+                        );
+                        outbox.close();
+                    }
+                }
+                Action::StopListening => {
+                    let _ = self.control.push(Control::StopListening, 1);
+                }
+                Action::Exit { code, why } => {
+                    let _ = self.control.push(Control::Exit { code, why }, 1);
+                }
+            }
+        }
+    }
+
+    /// Tells every connection to finish what it has queued and close.
+    pub fn close_all(&self) {
+        for outbox in self.outboxes.borrow().values() {
+            outbox.close();
+        }
+    }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenGuard<'a>(&'a Hub);
+
+impl Drop for OpenGuard<'_> {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get().saturating_sub(1));
+    }
+}
+
+/// Serves one accepted connection until it ends. Every error is logged here, once.
+pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr) {
+    let conn = ConnId(hub.next_conn.get());
+    hub.next_conn.set(conn.0 + 1);
+    hub.open.set(hub.open.get() + 1);
+    let _open = OpenGuard(&hub);
+    let peer = display_peer(peer);
+    debug!("{conn} accepted from {peer}");
+
+    let _ = tcp.get_ref().set_nodelay(true);
+    crate::sys::socket::set_quickack(tcp.get_ref());
+    if let Some(ms) = hub.user_timeout_ms {
+        if let Err(e) = crate::sys::socket::set_user_timeout(tcp.get_ref(), ms) {
+            warn!("{conn} from {peer}: cannot set TCP_USER_TIMEOUT: {e}; closing");
+            return;
+        }
+    }
+
+    let handshake = async { Some(TlsStream::accept(&tcp, hub.tls.clone()).await) };
+    let deadline = async {
+        Timer::after(hub.limits.handshake_timeout).await;
+        None
+    };
+    let mut stream = match future::or(handshake, deadline).await {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            warn!(
+                "{conn} from {peer}: TLS handshake failed: {}",
+                explain::server_failure(&e)
+            );
+            return;
+        }
+        None => {
+            warn!(
+                "{conn} from {peer}: TLS handshake not complete after {} ms; closing",
+                hub.limits.handshake_timeout.as_millis()
+            );
+            explain::send_plain_close_notify(&tcp).await;
+            return;
+        }
+    };
+
+    let random = match tls::random_16() {
+        Ok(r) => r,
+        Err(e) => {
+            warn!("{conn} from {peer}: no random bytes for a client id ({e}); closing");
+            return;
+        }
+    };
+    let outbox = Mailbox::new(hub.limits.max_outbound_bytes);
+    hub.outboxes.borrow_mut().insert(conn, outbox.clone());
+    hub.dispatcher
+        .borrow_mut()
+        .connected(conn, peer.clone(), random);
+    let end = session(&hub, conn, &mut stream, &tcp, &outbox).await;
+    hub.outboxes.borrow_mut().remove(&conn);
+    match &end {
+        Ok(why) => info!("{conn} from {peer}: {why}"),
+        Err(e) => warn!("{conn} from {peer}: {e}; closing"),
+    }
+    let actions = hub.dispatcher.borrow_mut().disconnected(conn);
+    hub.perform(actions);
+    // Answer with our own close_notify, as the original does; a dead peer costs at most this.
+    let _ = future::or(async { stream.close().await.ok() }, async {
+        Timer::after(Duration::from_secs(1)).await;
+        None
+    })
+    .await;
+}
+
+/// Reads requests and writes queued messages until the peer leaves or misbehaves.
+async fn session(
+    hub: &Hub,
+    conn: ConnId,
+    stream: &mut TlsStream<&Async<TcpStream>>,
+    tcp: &Async<TcpStream>,
+    outbox: &Mailbox<Rc<Vec<u8>>>,
+) -> Result<&'static str, String> {
+    let mut deframer = Deframer::new(hub.limits.max_message_bytes);
+    let mut buf = vec![0u8; 16 * 1024];
+    let xml_limits = xml::Limits {
+        max_bytes: hub.limits.max_message_bytes,
+        max_depth: hub.limits.max_xml_depth,
+        max_attrs: hub.limits.max_xml_attributes,
+        max_elements: hub.limits.max_xml_elements,
+        ..xml::Limits::default()
+    };
+    loop {
+        enum Event {
+            Outgoing(Option<Rc<Vec<u8>>>),
+            Incoming(io::Result<usize>),
+        }
+        // Outgoing first: a peer that floods us is slowed by its own replies (backpressure).
+        let event = future::or(async { Event::Outgoing(outbox.recv().await) }, async {
+            Event::Incoming(stream.read(&mut buf).await)
+        })
+        .await;
+        match event {
+            Event::Outgoing(Some(payload)) => write_frame(hub, stream, &payload).await?,
+            Event::Outgoing(None) => return Ok("closed by the daemon"),
+            Event::Incoming(Ok(0)) if deframer.is_idle() => return Ok("closed by the peer"),
+            Event::Incoming(Ok(0)) => {
+                return Err(format!(
+                    "peer vanished mid-message ({} bytes of a frame received)",
+                    deframer.buffered()
+                ))
+            }
+            Event::Incoming(Ok(n)) => {
+                crate::sys::socket::set_quickack(tcp.get_ref());
+                let mut input = &buf[..n];
+                while !input.is_empty() {
+                    let (used, frame) = deframer.feed(input).map_err(|e| e.to_string())?;
+                    input = &input[used..];
+                    if let Some(frame) = frame {
+                        trace!(
+                            "{conn} frame id={} {} bytes",
+                            frame.header.id,
+                            frame.payload.len()
+                        );
+                        let root = xml::parse(&frame.payload, &xml_limits)
+                            .map_err(|e| format!("invalid XML in message: {e}"))?;
+                        let request = Request::from_xml(&root);
+                        let actions =
+                            hub.dispatcher
+                                .borrow_mut()
+                                .handle(conn, request, Instant::now());
+                        hub.perform(actions);
+                    }
+                }
+            }
+            Event::Incoming(Err(e)) => return Err(format!("read failed: {e}")),
+        }
+    }
+}
+
+/// Writes one frame: the 40-byte header as a TLS record of its own, then the payload, never
+/// sharing a record with another frame. The C peers' reader requires both (protocol.md 6.6).
+async fn write_frame(
+    hub: &Hub,
+    stream: &mut TlsStream<&Async<TcpStream>>,
+    xml_text: &[u8],
+) -> Result<(), String> {
+    let (header, payload) = wire::deframer::encode(wire::next_frame_id(), xml_text);
+    let write = async { Some(stream.write_records(&[&header, &payload]).await) };
+    let deadline = async {
+        Timer::after(hub.limits.write_timeout).await;
+        None
+    };
+    match future::or(write, deadline).await {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(format!("write failed: {e}")),
+        None => Err(format!(
+            "peer did not take our data for {} ms (write_timeout)",
+            hub.limits.write_timeout.as_millis()
+        )),
+    }
+}
+
+/// Shows IPv4 peers of the dual-stack listener as plain IPv4.
+fn display_peer(peer: SocketAddr) -> String {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => format!("{v4}:{}", v6.port()),
+            None => peer.to_string(),
+        },
+        SocketAddr::V4(_) => peer.to_string(),
+    }
+}

@@ -1,0 +1,231 @@
+//! The event loop: one thread, one `LocalExecutor`, and the daemon's life from start to exit.
+//!
+//! In: the validated configuration. It binds the listener, installs signal handling, builds
+//! the hub and serves until the dispatcher asks to exit. Signals arrive as bytes on a pipe
+//! and become events here (STYLE.md 6): TERM and INT start the drain, HUP re-reads the key.
+//! States: Starting → Serving → Draining → Stopped.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_executor::LocalExecutor;
+use async_io::{Async, Timer};
+use futures_lite::{future, AsyncReadExt};
+use log::{error, info, warn};
+use zeroize::Zeroizing;
+
+use crate::config::authkey::{KeyCache, KeySource};
+use crate::config::Config;
+use crate::connection::dispatch::{DispatchSettings, Dispatcher};
+use crate::connection::{Control, Hub};
+use crate::limits::KEY_CACHE_TIME;
+use crate::sys::signal;
+use crate::transport::{listener, tls};
+
+/// Where agents and the daemon run, as the original (protocol.md 2.4).
+const WORKING_DIRECTORY: &str = "/var/lib/pacemaker/cores";
+/// The original's umask: group write and all "other" access masked (protocol.md 2.4).
+const UMASK: u32 = 0o026;
+/// How long exiting waits for connections to flush what they have queued.
+const EXIT_FLUSH: Duration = Duration::from_secs(2);
+
+/// Runs the daemon until it exits; returns the exit status.
+pub fn run(config: Config) -> i32 {
+    let started = Instant::now();
+    prepare_process();
+    let listener = match listener::bind(config.address.as_deref(), config.port) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => info!("listening on {a} (TLS-PSK, Pacemaker Remote protocol)"),
+        Err(_) => info!("listening on port {}", config.port),
+    }
+    let signals = match signal::install(&[
+        signal::SIGTERM,
+        signal::SIGINT,
+        signal::SIGHUP,
+        signal::SIGCHLD,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    let keys = Arc::new(KeyService::new(
+        config.key_source.clone(),
+        config.limits.max_key_bytes,
+    ));
+    keys.preload();
+    let mut tls_config = tls::ServerConfig::new(keys.clone());
+    tls_config.allow_psk_ke = config.allow_psk_ke;
+    let dispatcher = Dispatcher::new(
+        DispatchSettings {
+            node_start_state: config.node_start_state.clone(),
+            sbd_timeout_ms: config.sbd_watchdog_timeout_ms,
+        },
+        started,
+    );
+    let user_timeout = config
+        .sbd_watchdog_timeout_ms
+        .map(|ms| u32::try_from(ms / 2).unwrap_or(u32::MAX));
+    let hub = Hub::new(
+        dispatcher,
+        config.limits.clone(),
+        Arc::new(tls_config),
+        user_timeout,
+    );
+    let ex = Rc::new(LocalExecutor::new());
+    let main = serve(hub, listener, signals, keys, ex.clone());
+    async_io::block_on(ex.run(main))
+}
+
+/// Process set-up the original does before serving: working directory, umask, and no
+/// `NOTIFY_SOCKET` for agents to inherit.
+fn prepare_process() {
+    std::env::remove_var("NOTIFY_SOCKET");
+    std::env::set_var("PCMK_service", "pacemaker-remoted");
+    crate::sys::process::set_umask(UMASK);
+    if let Err(e) = std::env::set_current_dir(WORKING_DIRECTORY) {
+        warn!(
+            "cannot change to {WORKING_DIRECTORY}: {e}; agents will run in the current directory"
+        );
+    }
+}
+
+async fn serve(
+    hub: Rc<Hub>,
+    listener: TcpListener,
+    signals: File,
+    keys: Arc<KeyService>,
+    ex: Rc<LocalExecutor<'static>>,
+) -> i32 {
+    let listener = match Async::new(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("cannot register the listener with the event loop: {e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    let mut accepting = Some(ex.spawn(listener::accept_loop(hub.clone(), listener, ex.clone())));
+    let mut signals = match Async::new(signals) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot watch the signal pipe: {e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    let mut sigbuf = [0u8; 64];
+    loop {
+        enum Event {
+            Control(Option<Control>),
+            Signals(usize),
+        }
+        let event = future::or(async { Event::Control(hub.control.recv().await) }, async {
+            Event::Signals(signals.read(&mut sigbuf).await.unwrap_or(0))
+        })
+        .await;
+        match event {
+            Event::Signals(n) => {
+                for &sig in &sigbuf[..n] {
+                    match i32::from(sig) {
+                        signal::SIGTERM | signal::SIGINT => {
+                            let actions = hub.dispatcher.borrow_mut().shutdown_requested();
+                            hub.perform(actions);
+                        }
+                        signal::SIGHUP => {
+                            info!("SIGHUP: the authentication key will be re-read on the next handshake");
+                            keys.invalidate();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Event::Control(Some(Control::StopListening)) => {
+                if accepting.take().is_some() {
+                    info!("no longer accepting connections");
+                }
+            }
+            Event::Control(Some(Control::Exit { code, why })) => {
+                info!("exiting with status {code}: {why}");
+                drop(accepting.take());
+                hub.close_all();
+                let deadline = Instant::now() + EXIT_FLUSH;
+                while hub.open_connections() > 0 && Instant::now() < deadline {
+                    Timer::after(Duration::from_millis(10)).await;
+                }
+                return code;
+            }
+            Event::Control(None) => return crate::exitcode::OK,
+        }
+    }
+}
+
+/// The key as handshakes ask for it: cached, re-read after [`KEY_CACHE_TIME`] or SIGHUP.
+/// Only the identity Pacemaker uses, `lrmd`, is known (as in Pacemaker 3.x).
+pub struct KeyService {
+    cache: Mutex<KeyCache>,
+}
+
+impl KeyService {
+    /// A service reading from `source`.
+    pub fn new(source: KeySource, max_bytes: usize) -> Self {
+        KeyService {
+            cache: Mutex::new(KeyCache::new(source, max_bytes, KEY_CACHE_TIME)),
+        }
+    }
+
+    /// Reads the key once at start so a missing key is reported before the first cluster
+    /// connects. Like the original, a missing key is not fatal: it may be installed later.
+    pub fn preload(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            match cache.current(Instant::now()) {
+                Ok((_, notes)) => log_key_notes(notes),
+                Err(e) => error!("{e}; connections will fail until a key is in place"),
+            }
+        }
+    }
+
+    /// Forces the next handshake to read the file again.
+    pub fn invalidate(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.invalidate();
+        }
+    }
+}
+
+impl tls::PskLookup for KeyService {
+    fn lookup(&self, identity: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if identity != tls::PACEMAKER_IDENTITY {
+            return None;
+        }
+        let mut cache = self.cache.lock().ok()?;
+        match cache.current(Instant::now()) {
+            Ok((key, notes)) => {
+                log_key_notes(notes);
+                Some(Zeroizing::new(key.to_vec()))
+            }
+            Err(e) => {
+                error!("{e}");
+                None
+            }
+        }
+    }
+}
+
+fn log_key_notes(notes: Vec<String>) {
+    let mut notes = notes.into_iter();
+    if let Some(first) = notes.next() {
+        info!("{first}");
+    }
+    for n in notes {
+        warn!("{n}");
+    }
+}

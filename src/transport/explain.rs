@@ -1,0 +1,104 @@
+//! Handshake failures in words an operator can act on.
+//!
+//! The C client reports a wrong key and a refused TLS version with the same error (-129,
+//! "Key was rejected by service"), so our log must say which it was (tls-psk.md 1). In: the
+//! TLS layer's typed errors. Out: one sentence each, naming the cause and the fix.
+
+use futures_lite::{AsyncWrite, AsyncWriteExt};
+
+use super::tls::{
+    AlertDescription, Error, HandshakeError, Incompatible, Malformed, PeerAborted, WrongKey,
+};
+
+/// Why a client's handshake with us failed, for the daemon's log.
+pub fn server_failure(e: &HandshakeError) -> String {
+    match e {
+        HandshakeError::Io(io) => format!("socket error during the handshake: {io}"),
+        HandshakeError::Tls(Error::WrongKey(
+            WrongKey::BinderMismatch | WrongKey::FinishedMismatch,
+        )) => String::from(
+            "wrong key: the client's authentication key differs from ours (PSK binder \
+                 mismatch); copy the same authkey file to every node",
+        ),
+        HandshakeError::Tls(Error::WrongKey(WrongKey::UnknownIdentity { identity })) => format!(
+            "unknown PSK identity '{identity}' (Pacemaker uses 'lrmd'), or no usable key on \
+             this node (see the key error above)"
+        ),
+        HandshakeError::Tls(Error::Incompatible(Incompatible::OnlyOldVersions)) => String::from(
+            "the client offers only TLS 1.2 or older (GnuTLS before 3.6, a RHEL 7 era node); \
+             this daemon speaks TLS 1.3 only",
+        ),
+        HandshakeError::Tls(Error::Incompatible(Incompatible::NoPskOffered)) => String::from(
+            "the client offers no pre-shared key: it is not a Pacemaker cluster node (or uses \
+             certificates)",
+        ),
+        HandshakeError::Tls(Error::Incompatible(Incompatible::PskKeNotAllowed)) => String::from(
+            "the client offers only psk_ke (no forward secrecy); start with --allow-psk-ke to \
+             accept it",
+        ),
+        HandshakeError::Tls(Error::Incompatible(i)) => format!("incompatible client: {i:?}"),
+        HandshakeError::Tls(Error::Malformed(Malformed::UnknownRecordType(b))) => not_tls(*b),
+        HandshakeError::Tls(Error::Malformed(m)) => format!("malformed TLS from the client: {m:?}"),
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::ClosedMidHandshake)) => {
+            String::from("the client closed the connection during the handshake")
+        }
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::Alert(a))) => {
+            format!("the client aborted the handshake with alert {a}")
+        }
+        HandshakeError::Tls(Error::Local(l)) => format!("local failure: {l:?}"),
+    }
+}
+
+/// Why our handshake with a server failed, for `check`.
+pub fn client_failure(e: &HandshakeError) -> String {
+    match e {
+        HandshakeError::Io(io) => format!("socket error: {io}"),
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::Alert(a))) => match a {
+            AlertDescription::DecryptError
+            | AlertDescription::IllegalParameter
+            | AlertDescription::UnknownPskIdentity
+            | AlertDescription::BadRecordMac => {
+                format!("the node rejected our key (alert {a}): its authkey file differs from ours")
+            }
+            AlertDescription::ProtocolVersion => {
+                format!("the node refused TLS 1.3 (alert {a}): it is too old for us")
+            }
+            AlertDescription::HandshakeFailure => format!(
+                "the node found nothing in common with us (alert {a}): wrong key on an old \
+                 daemon, or a TLS policy that excludes PSK with (EC)DHE"
+            ),
+            _ => format!("the node aborted the handshake with alert {a}"),
+        },
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::ClosedMidHandshake)) => String::from(
+            "the node closed the connection during the handshake (a key mismatch, or not a \
+             Pacemaker Remote daemon)",
+        ),
+        HandshakeError::Tls(Error::Malformed(Malformed::UnknownRecordType(b))) => {
+            format!("the node does not speak TLS on this port: {}", not_tls(*b))
+        }
+        HandshakeError::Tls(Error::Incompatible(Incompatible::ServerChoseVersion(v))) => {
+            format!("the node chose TLS version {v:#06x}; we speak TLS 1.3 only")
+        }
+        HandshakeError::Tls(Error::WrongKey(_)) => String::from(
+            "the node proved a different key (Finished mismatch): the authkey files differ",
+        ),
+        HandshakeError::Tls(other) => format!("{other}"),
+    }
+}
+
+fn not_tls(first: u8) -> String {
+    match first {
+        b'S' => String::from("not TLS: it looks like SSH (an 'SSH-' banner)"),
+        b'G' | b'P' | b'H' => String::from("not TLS: it looks like plain HTTP"),
+        b if b.is_ascii_graphic() => format!("not TLS: plain text starting with '{}'", b as char),
+        b => format!("not TLS: first byte {b:#04x}"),
+    }
+}
+
+/// A `close_notify` alert in a plaintext record: what the original sends when a client has
+/// not finished its handshake within the deadline (protocol.md 5.5).
+pub async fn send_plain_close_notify<W: AsyncWrite + Unpin>(mut io: W) {
+    const CLOSE_NOTIFY: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00];
+    let _ = io.write_all(&CLOSE_NOTIFY).await;
+    let _ = io.flush().await;
+}

@@ -1,0 +1,57 @@
+//! TLS 1.3 with an external pre-shared key, as Pacemaker's cluster nodes speak it
+//! (tls-psk.md; protocol.md §5).
+//!
+//! In: socket bytes and a key lookup. Out: plaintext, and records cut exactly where the
+//! caller says (protocol.md §6.6: one `send_record` call is one record).
+//! rustls has no external-PSK support, so we write the codec, record layer, key schedule and
+//! both state machines, and take every primitive from rustls's public crypto-provider API
+//! (all of it confined to `provider.rs`). Never logs key material, never issues tickets,
+//! never accepts 0-RTT, never speaks TLS 1.2.
+//!
+//! Layout, in the order bytes travel:
+//! - `record`: record framing and protection; `joiner`: handshake message reassembly;
+//! - `hello`, `codec`: message encoding and parsing;
+//! - `server`, `client`: the handshake state machines; `traffic`: KeyUpdate;
+//! - `key_schedule`: RFC 8446 §7; `provider`: rustls; `aes128gcm`: ring for AES-128-GCM;
+//! - `connection`: the sans-I/O API; `stream`: the async wrapper.
+#![warn(missing_docs)]
+
+mod aes128gcm;
+mod client;
+mod codec;
+mod config;
+mod connection;
+mod error;
+mod hello;
+mod joiner;
+mod key_schedule;
+mod provider;
+mod record;
+mod server;
+mod stream;
+mod traffic;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+#[cfg(test)]
+mod test_vectors;
+#[cfg(test)]
+mod tests;
+
+pub use self::config::{
+    CipherSuite, ClientConfig, KxGroup, Negotiated, PskLookup, PskMode, ServerConfig, StaticPsk,
+    PACEMAKER_IDENTITY,
+};
+pub use self::connection::Connection;
+pub use self::error::{
+    AlertDescription, Error, Incompatible, Local, Malformed, PeerAborted, WrongKey,
+};
+pub use self::stream::{HandshakeError, TlsStream};
+
+/// Random bytes from the source the handshakes use; client ids are made from them.
+pub fn random_16() -> Result<[u8; 16], Error> {
+    let mut out = [0u8; 16];
+    provider::fill_random(&mut out)?;
+    Ok(out)
+}
