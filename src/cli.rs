@@ -105,7 +105,7 @@ pub fn parse(program: &str, args: &[&str]) -> Result<Cli, argh::EarlyExit> {
             .strip_prefix('-')
             .filter(|rest| rest.len() > 1 && rest.bytes().all(|b| b == b'V'));
         match cluster {
-            Some(vs) => expanded.extend(std::iter::repeat("-V").take(vs.len())),
+            Some(vs) => expanded.extend(std::iter::repeat_n("-V", vs.len())),
             None => expanded.push(arg),
         }
     }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,7 @@ pub fn run(args: &DemoArgs) -> i32 {
     }
 }
 
-fn make_key(dir: &PathBuf, key: &PathBuf) -> std::io::Result<()> {
+fn make_key(dir: &Path, key: &Path) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut bytes = vec![0u8; 4096];
     fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
@@ -106,8 +106,8 @@ fn make_key(dir: &PathBuf, key: &PathBuf) -> std::io::Result<()> {
 }
 
 /// Retries the check for a few seconds while the daemon starts listening.
-fn wait_and_check(daemon: &mut Child, port: u16, key: &PathBuf) -> Result<String, String> {
-    let source = KeySource::Explicit(key.clone());
+fn wait_and_check(daemon: &mut Child, port: u16, key: &Path) -> Result<String, String> {
+    let source = KeySource::Explicit(key.to_path_buf());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(Some(status)) = daemon.try_wait() {

@@ -5,6 +5,9 @@
 //! A missing tool skips the test ("skipped: <tool> not found"), unless
 //! PCMKR_REQUIRE_INTEROP=1, where it fails.
 
+// Test helpers panic on setup failures; that is a failed test, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::future::Future;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -177,7 +177,7 @@ fn read_one(path: &Path, max_bytes: usize) -> Result<(Zeroizing<Vec<u8>>, u32), 
         .metadata()
         .map_err(|e| KeyFileError::Unreadable(path.to_path_buf(), e))?;
     if meta.is_dir() {
-        let e = io::Error::new(io::ErrorKind::Other, "is a directory");
+        let e = io::Error::other("is a directory");
         return Err(KeyFileError::Unreadable(path.to_path_buf(), e));
     }
     if meta.len() > max_bytes as u64 {

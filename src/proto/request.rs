@@ -353,7 +353,7 @@ mod tests {
             (Some("response"), Some("s1"), Some(2))
         );
         assert_eq!(
-            p.inner.map(|e| e.name),
+            p.inner.map(|e| e.name.clone()),
             Some("cib_common_callback_worker".to_string())
         );
     }

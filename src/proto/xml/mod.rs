@@ -86,6 +86,8 @@ impl Default for Limits {
 ///
 /// The first group is malformed XML, the second a [`Limits`] bound reached. Offsets are byte
 /// offsets into the input given to [`parse`].
+// The fields are what their names say (offset, count, max, ...); documenting each adds nothing.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The input ended inside markup or before the root element was closed.
