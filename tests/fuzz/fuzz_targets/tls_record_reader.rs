@@ -1,0 +1,6 @@
+//! cargo-fuzz target: see `pcmk_remoted::transport::tls::fuzzing::record_reader`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    pcmk_remoted::transport::tls::fuzzing::record_reader(data);
+});
