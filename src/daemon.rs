@@ -36,17 +36,7 @@ const EXIT_FLUSH: Duration = Duration::from_secs(2);
 pub fn run(config: Config) -> i32 {
     let started = Instant::now();
     prepare_process();
-    let listener = match listener::bind(config.address.as_deref(), config.port) {
-        Ok(l) => l,
-        Err(e) => {
-            error!("{e}; exiting");
-            return crate::exitcode::FATAL;
-        }
-    };
-    match listener.local_addr() {
-        Ok(a) => info!("listening on {a} (TLS-PSK, Pacemaker Remote protocol)"),
-        Err(_) => info!("listening on port {}", config.port),
-    }
+    // Signals first: a SIGTERM right after "listening" must already be an event, not a kill.
     let signals = match signal::install(&[
         signal::SIGTERM,
         signal::SIGINT,
@@ -59,6 +49,17 @@ pub fn run(config: Config) -> i32 {
             return crate::exitcode::FATAL;
         }
     };
+    let listener = match listener::bind(config.address.as_deref(), config.port) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => info!("listening on {a} (TLS-PSK, Pacemaker Remote protocol)"),
+        Err(_) => info!("listening on port {}", config.port),
+    }
     let keys = Arc::new(KeyService::new(
         config.key_source.clone(),
         config.limits.max_key_bytes,

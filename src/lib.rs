@@ -20,7 +20,10 @@ pub mod exitcode;
 pub mod limits;
 pub mod logging;
 
+pub mod agents;
 pub mod connection;
+pub mod executor;
+pub mod process;
 pub mod proto;
 pub mod transport;
 pub mod watchdog;

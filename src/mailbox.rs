@@ -91,6 +91,20 @@ impl<T> Mailbox<T> {
         .await
     }
 
+    /// Waits until the mailbox is closed. Shares the consumer's wake-up slot, so the consumer
+    /// must not wait in [`recv`](Self::recv) at the same time.
+    pub async fn closed(&self) {
+        poll_fn(|cx| {
+            let mut inner = self.inner.borrow_mut();
+            if inner.closed {
+                return Poll::Ready(());
+            }
+            inner.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Takes the next item if there is one, without waiting.
     pub fn try_recv(&self) -> Option<T> {
         let mut inner = self.inner.borrow_mut();

@@ -102,6 +102,9 @@ impl Hub {
                             "{to} is not reading: {} bytes queued, limit {} (max_outbound_bytes); disconnecting it",
                             full.queued, full.max
                         );
+                        // Later messages for it are dropped quietly; its task sees the close
+                        // even while blocked in a write, and ends.
+                        self.outboxes.borrow_mut().remove(&to);
                         outbox.close();
                     }
                 }
@@ -123,21 +126,29 @@ impl Hub {
     }
 }
 
-/// Counts a connection as open for as long as it lives.
-struct OpenGuard<'a>(&'a Hub);
+/// Counts a connection as open from accept until its task ends, so the connection cap holds
+/// even for a burst accepted before any task has run.
+pub struct OpenGuard(Rc<Hub>);
 
-impl Drop for OpenGuard<'_> {
+impl OpenGuard {
+    /// Counts one more open connection.
+    pub fn new(hub: &Rc<Hub>) -> OpenGuard {
+        hub.open.set(hub.open.get() + 1);
+        OpenGuard(hub.clone())
+    }
+}
+
+impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.0.open.set(self.0.open.get().saturating_sub(1));
     }
 }
 
 /// Serves one accepted connection until it ends. Every error is logged here, once.
-pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr) {
+pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: OpenGuard) {
+    let _open = open;
     let conn = ConnId(hub.next_conn.get());
     hub.next_conn.set(conn.0 + 1);
-    hub.open.set(hub.open.get() + 1);
-    let _open = OpenGuard(&hub);
     let peer = display_peer(peer);
     debug!("{conn} accepted from {peer}");
 
@@ -188,6 +199,7 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr) {
         .connected(conn, peer.clone(), random);
     let end = session(&hub, conn, &mut stream, &tcp, &outbox).await;
     hub.outboxes.borrow_mut().remove(&conn);
+    outbox.close();
     match &end {
         Ok(why) => info!("{conn} from {peer}: {why}"),
         Err(e) => warn!("{conn} from {peer}: {e}; closing"),
@@ -220,6 +232,9 @@ async fn session(
         ..xml::Limits::default()
     };
     loop {
+        // A peer whose socket always has room or data would otherwise keep our one thread
+        // to itself; every frame gives the other connections a turn.
+        future::yield_now().await;
         enum Event {
             Outgoing(Option<Rc<Vec<u8>>>),
             Incoming(io::Result<usize>),
@@ -230,7 +245,7 @@ async fn session(
         })
         .await;
         match event {
-            Event::Outgoing(Some(payload)) => write_frame(hub, stream, &payload).await?,
+            Event::Outgoing(Some(payload)) => write_frame(hub, stream, outbox, &payload).await?,
             Event::Outgoing(None) => return Ok("closed by the daemon"),
             Event::Incoming(Ok(0)) if deframer.is_idle() => return Ok("closed by the peer"),
             Event::Incoming(Ok(0)) => {
@@ -272,20 +287,33 @@ async fn session(
 async fn write_frame(
     hub: &Hub,
     stream: &mut TlsStream<&Async<TcpStream>>,
+    outbox: &Mailbox<Rc<Vec<u8>>>,
     xml_text: &[u8],
 ) -> Result<(), String> {
+    enum End {
+        Written(io::Result<()>),
+        TimedOut,
+        Aborted,
+    }
     let (header, payload) = wire::deframer::encode(wire::next_frame_id(), xml_text);
-    let write = async { Some(stream.write_records(&[&header, &payload]).await) };
+    let write = async { End::Written(stream.write_records(&[&header, &payload]).await) };
     let deadline = async {
         Timer::after(hub.limits.write_timeout).await;
-        None
+        End::TimedOut
     };
-    match future::or(write, deadline).await {
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) => Err(format!("write failed: {e}")),
-        None => Err(format!(
+    let aborted = async {
+        outbox.closed().await;
+        End::Aborted
+    };
+    match future::or(write, future::or(aborted, deadline)).await {
+        End::Written(Ok(())) => Ok(()),
+        End::Written(Err(e)) => Err(format!("write failed: {e}")),
+        End::TimedOut => Err(format!(
             "peer did not take our data for {} ms (write_timeout)",
             hub.limits.write_timeout.as_millis()
+        )),
+        End::Aborted => Err(String::from(
+            "disconnected by the daemon while a write was blocked",
         )),
     }
 }

@@ -7,11 +7,11 @@
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use log::{error, warn};
+use log::{debug, error, warn};
 
 use crate::connection::{self, Hub};
 use crate::limits::LISTEN_BACKLOG;
@@ -52,19 +52,18 @@ pub async fn accept_loop(
     listener: Async<TcpListener>,
     ex: Rc<LocalExecutor<'static>>,
 ) {
+    let mut refusals = RefusalLog::default();
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {
                 if hub.open_connections() >= hub.limits.max_connections {
-                    warn!(
-                        "refusing connection from {peer}: {} connections open, limit {} (max_connections)",
-                        hub.open_connections(),
-                        hub.limits.max_connections
-                    );
+                    refusals.note(peer, hub.open_connections(), hub.limits.max_connections);
                     drop(tcp);
                     continue;
                 }
-                ex.spawn(connection::serve(hub.clone(), tcp, peer)).detach();
+                let open = connection::OpenGuard::new(&hub);
+                ex.spawn(connection::serve(hub.clone(), tcp, peer, open))
+                    .detach();
             }
             Err(e) => {
                 // Out of descriptors or memory: wait a little rather than spin.
@@ -74,5 +73,33 @@ pub async fn accept_loop(
                 }
             }
         }
+    }
+}
+
+/// Logs refused connections at most once a second, so a flood does not flood the log.
+#[derive(Default)]
+struct RefusalLog {
+    last: Option<Instant>,
+    unlogged: u64,
+}
+
+impl RefusalLog {
+    fn note(&mut self, peer: std::net::SocketAddr, open: usize, max: usize) {
+        debug!("refused connection from {peer} (max_connections)");
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.unlogged += 1;
+            return;
+        }
+        let also = match self.unlogged {
+            0 => String::new(),
+            n => format!("; {n} more refused since the last message"),
+        };
+        warn!("refusing connection from {peer}: {open} connections open, limit {max} (max_connections){also}");
+        self.last = Some(now);
+        self.unlogged = 0;
     }
 }

@@ -1,0 +1,314 @@
+//! One action of one resource → one invocation (program, arguments, environment), and the
+//! agent's exit → an OCF result. One file per class; they build invocations and run nothing.
+//!
+//! In: the resource's definition, the action, its interval and parameters. Out: a
+//! [`Prepared`]: something to run, or a result known without running anything (agent
+//! missing, class unknown or compiled out). After the run, [`interpret`] maps the exit the
+//! way the class defines (protocol.md 10.3-10.5, 11.6, 12).
+
+#[cfg(feature = "class-lsb")]
+mod lsb;
+#[cfg(feature = "class-nagios")]
+mod nagios;
+#[cfg(feature = "class-ocf")]
+mod ocf;
+#[cfg(feature = "class-service")]
+mod service;
+mod stonith;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::executor::resource::Definition;
+use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
+use crate::process::{ChildExit, Finished};
+
+/// Where agents live; Debian's paths by default, other values for tests and boards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// `OCF_ROOT`.
+    pub ocf_root: PathBuf,
+    /// Directories searched for `<provider>/<type>`, first match wins.
+    pub ocf_ra_path: Vec<PathBuf>,
+    /// LSB init scripts.
+    pub lsb_dir: PathBuf,
+    /// Nagios plugins.
+    pub nagios_dir: PathBuf,
+    /// CIB secrets, `<dir>/<resource>/<parameter>`.
+    pub secrets_dir: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            ocf_root: PathBuf::from("/usr/lib/ocf"),
+            ocf_ra_path: vec![PathBuf::from("/usr/lib/ocf/resource.d")],
+            lsb_dir: PathBuf::from("/etc/init.d"),
+            nagios_dir: PathBuf::from("/usr/lib/nagios/plugins"),
+            secrets_dir: PathBuf::from("/var/lib/pacemaker/lrm/secrets"),
+        }
+    }
+}
+
+/// How an agent's exit status becomes an OCF rc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mapping {
+    /// OCF agents: the rc as is, within the defined codes; exit reason from stderr.
+    Ocf,
+    /// LSB `status` (and `monitor`, which runs as `status`).
+    LsbStatus,
+    /// Other LSB actions.
+    Lsb,
+    /// Nagios plugins.
+    Nagios,
+}
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments (without argv[0]).
+    pub args: Vec<String>,
+    /// Variables added to the daemon's environment, which the agent inherits.
+    pub env: Vec<(String, String)>,
+    /// How to read its exit.
+    pub mapping: Mapping,
+    /// Run as this uid and gid instead of the daemon's (alerts).
+    pub user: Option<(u32, u32)>,
+}
+
+/// The outcome of preparing an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// Run this.
+    Run(Invocation),
+    /// Nothing to run: this is the result.
+    Finished(OpResult),
+}
+
+/// Classes the protocol knows; a known class that is compiled out gets "not supported in
+/// this build" rather than "unknown class".
+const KNOWN_CLASSES: &[&str] = &[
+    "ocf", "lsb", "service", "nagios", "systemd", "stonith", "upstart",
+];
+
+/// Prepares `action` of resource `rsc_id`.
+pub fn prepare(
+    paths: &Paths,
+    def: &Definition,
+    rsc_id: &str,
+    action: &str,
+    interval_ms: u32,
+    params: &[(String, String)],
+) -> Prepared {
+    match def.class.as_str() {
+        #[cfg(feature = "class-ocf")]
+        "ocf" => ocf::prepare(paths, def, rsc_id, action, params),
+        #[cfg(feature = "class-lsb")]
+        "lsb" => lsb::prepare(paths, &def.agent, action),
+        #[cfg(feature = "class-service")]
+        "service" => service::prepare(paths, &def.agent, action),
+        #[cfg(feature = "class-nagios")]
+        "nagios" => nagios::prepare(paths, &def.agent, action, interval_ms, params),
+        "stonith" => stonith::prepare(action, interval_ms),
+        known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
+        _ => Prepared::Finished(OpResult::made_up(
+            rc::NOT_INSTALLED,
+            ExecStatus::NotInstalled,
+            format!("{}: No such file or directory", def.agent),
+        )),
+    }
+}
+
+/// The result for a class this build leaves out: "not installed" on this node, so the
+/// cluster places the resource elsewhere, with a reason that says why.
+fn not_built(class: &str) -> OpResult {
+    let feature = if class == "upstart" {
+        String::from("none")
+    } else {
+        format!("class-{class}")
+    };
+    OpResult::made_up(
+        rc::NOT_INSTALLED,
+        ExecStatus::NotInstalled,
+        format!("agent class '{class}' is not supported in this build of pcmk-remoted (feature {feature})"),
+    )
+}
+
+/// Maps a finished agent's exit and output to a result.
+pub fn interpret(mapping: Mapping, finished: &Finished) -> OpResult {
+    let stderr = finished.stderr.text();
+    let stdout = finished.stdout.text();
+    let output = if !stderr.is_empty() {
+        Some(stderr.clone())
+    } else if !stdout.is_empty() {
+        Some(stdout)
+    } else {
+        None
+    };
+    let (rc, status, reason) = match finished.exit {
+        ChildExit::Code(code) if code >= 0 => {
+            let rc = map_exit_code(mapping, code);
+            let reason = (mapping == Mapping::Ocf)
+                .then(|| exit_reason(&stderr))
+                .flatten();
+            (rc, ExecStatus::Done, reason)
+        }
+        ChildExit::Code(_) => (
+            rc::UNKNOWN_ERROR,
+            ExecStatus::Error,
+            Some(String::from("Process exited with unknown status")),
+        ),
+        ChildExit::Signal(sig) => (
+            rc::UNKNOWN_ERROR,
+            ExecStatus::Error,
+            Some(format!(
+                "Resource agent interrupted by {} signal",
+                signal_text(sig)
+            )),
+        ),
+    };
+    OpResult {
+        rc,
+        status,
+        exit_reason: reason,
+        output,
+    }
+}
+
+/// The result when the agent could not be started although `stat()` found it (typically:
+/// not executable). The original forks, fails in `execvp`, and the child exits with the
+/// mapped code after writing an OCF exit reason; we report exactly what that produces.
+pub fn spawn_failure(mapping: Mapping, error: &io::Error) -> OpResult {
+    let code = match (error.raw_os_error(), mapping) {
+        (Some(libc::ENOENT), Mapping::LsbStatus) => 150,
+        (Some(libc::ENOENT), Mapping::Nagios) => 3,
+        (Some(libc::ENOENT), _) => rc::NOT_INSTALLED,
+        (Some(libc::EACCES | libc::EPERM), Mapping::LsbStatus) => 151,
+        (Some(libc::EACCES | libc::EPERM), Mapping::Nagios) => 100,
+        (Some(libc::EACCES | libc::EPERM), _) => rc::INSUFFICIENT_PRIV,
+        (_, Mapping::LsbStatus) => 4,
+        (_, Mapping::Nagios) => 3,
+        _ => rc::UNKNOWN_ERROR,
+    };
+    let (reason, output) = if mapping == Mapping::Ocf {
+        (
+            Some(String::from(EXEC_FAILED)),
+            Some(format!("{EXIT_REASON_PREFIX}{EXEC_FAILED}\n")),
+        )
+    } else {
+        (None, None)
+    };
+    OpResult {
+        rc: map_exit_code(mapping, code),
+        status: ExecStatus::Done,
+        exit_reason: reason,
+        output,
+    }
+}
+
+/// What the original's child writes when `execvp` fails.
+const EXEC_FAILED: &str = "Child process was unable to execute file";
+
+/// glibc's `strsignal` wording, which the original puts in its exit reason.
+fn signal_text(sig: i32) -> String {
+    let text = match sig {
+        libc::SIGHUP => "Hangup",
+        libc::SIGINT => "Interrupt",
+        libc::SIGQUIT => "Quit",
+        libc::SIGILL => "Illegal instruction",
+        libc::SIGTRAP => "Trace/breakpoint trap",
+        libc::SIGABRT => "Aborted",
+        libc::SIGBUS => "Bus error",
+        libc::SIGFPE => "Floating point exception",
+        libc::SIGKILL => "Killed",
+        libc::SIGUSR1 => "User defined signal 1",
+        libc::SIGSEGV => "Segmentation fault",
+        libc::SIGUSR2 => "User defined signal 2",
+        libc::SIGPIPE => "Broken pipe",
+        libc::SIGALRM => "Alarm clock",
+        libc::SIGTERM => "Terminated",
+        libc::SIGXCPU => "CPU time limit exceeded",
+        libc::SIGXFSZ => "File size limit exceeded",
+        libc::SIGSYS => "Bad system call",
+        _ => return format!("Unknown signal {sig}"),
+    };
+    text.to_string()
+}
+
+fn map_exit_code(mapping: Mapping, code: i32) -> i32 {
+    match mapping {
+        Mapping::Ocf => match code {
+            0..=9 | 190 | 191 => code,
+            _ => rc::UNKNOWN_ERROR,
+        },
+        Mapping::Lsb => match code {
+            0..=7 => code,
+            _ => rc::UNKNOWN_ERROR,
+        },
+        Mapping::LsbStatus => match code {
+            0 => rc::OK,
+            1..=3 => rc::NOT_RUNNING,
+            150 => rc::NOT_INSTALLED,
+            151 => rc::INSUFFICIENT_PRIV,
+            _ => rc::UNKNOWN_ERROR,
+        },
+        Mapping::Nagios => match code {
+            0 => rc::OK,
+            1 => rc::DEGRADED,
+            100 => rc::INSUFFICIENT_PRIV,
+            _ => rc::UNKNOWN_ERROR,
+        },
+    }
+}
+
+/// The prefix OCF agents put before their exit reason on stderr.
+pub const EXIT_REASON_PREFIX: &str = "ocf-exit-reason:";
+
+/// The text after the last `ocf-exit-reason:` in stderr, to the end of its line; none if
+/// that last one is empty (an earlier reason does not count then).
+pub fn exit_reason(stderr: &str) -> Option<String> {
+    let at = stderr.rfind(EXIT_REASON_PREFIX)?;
+    let rest = &stderr[at + EXIT_REASON_PREFIX.len()..];
+    let line = rest.split('\n').next().unwrap_or("");
+    (!line.is_empty()).then(|| line.to_string())
+}
+
+/// Checks that `path` can be run, as the original checks with `stat()` before forking
+/// (protocol.md 12.2). `name` is how the reason names it.
+fn check_executable(path: &Path, name: &str) -> Result<(), OpResult> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(missing(name)),
+        Ok(_) => Ok(()),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EPERM) => Err(OpResult::made_up(
+                rc::INSUFFICIENT_PRIV,
+                ExecStatus::Error,
+                format!("{}: Permission denied", path.display()),
+            )),
+            _ => Err(missing(name)),
+        },
+    }
+}
+
+fn missing(name: &str) -> OpResult {
+    OpResult::made_up(
+        rc::NOT_INSTALLED,
+        ExecStatus::NotInstalled,
+        format!("{name}: No such file or directory"),
+    )
+}
+
+/// Whether a parameter can become an environment variable: no `=` or NUL in its name, no
+/// NUL in its value (the environment cannot carry them).
+fn env_safe(name: &str, value: &str) -> bool {
+    !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0')
+}
+
+#[cfg(feature = "class-ocf")]
+mod secrets;
+
+#[cfg(test)]
+mod tests;

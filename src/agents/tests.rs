@@ -1,0 +1,1 @@
+//! Agent preparation and exit mapping, table-driven.

@@ -1,0 +1,469 @@
+//! Resources and their operations: queues, start delays, recurring runs, timeouts, cancels.
+//!
+//! In: typed requests from the dispatcher, and events from the shell (a child was spawned,
+//! failed to spawn, finished) with the time passed in. Out: [`Effect`]s (notify, spawn, kill)
+//! that the dispatcher and the shell carry out. Never does I/O, never reads a clock, never
+//! sees XML or TLS. The rules are those of protocol.md 9 and 11.
+
+pub mod operation;
+pub mod resource;
+pub mod result;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+
+use crate::agents;
+use crate::connection::clients::ConnId;
+use crate::process::Finished;
+use crate::proto::names::{callopt, rc};
+use crate::proto::request::ExecSpec;
+use operation::{Ending, Operation, Run, State};
+pub use operation::{Now, OpId};
+use resource::Registry;
+pub use resource::{Definition, Resource};
+use result::{ocf, timeout_reason, Audience, ExecEvent, ExecStatus, OpResult};
+
+/// Bounds on what the executor holds (README "Limits").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecLimits {
+    /// Registered resources.
+    pub max_resources: usize,
+    /// Operations waiting in queues, over all resources.
+    pub max_queued_operations: usize,
+    /// Recurring operations, over all resources.
+    pub max_recurring_operations: usize,
+    /// Agents running at once; further operations wait for a free slot.
+    pub max_children: usize,
+}
+
+/// Something the executor needs done outside itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Send an exec result.
+    Notify {
+        /// To whom.
+        audience: Audience,
+        /// What.
+        event: ExecEvent,
+    },
+    /// Start this agent, then report [`Executor::spawned`] or [`Executor::spawn_failed`].
+    Spawn {
+        /// The operation it runs for.
+        op: OpId,
+        /// What to run.
+        invocation: agents::Invocation,
+    },
+    /// Send SIGKILL; the child's end is still reported through [`Executor::child_finished`].
+    Kill {
+        /// The operation.
+        op: OpId,
+        /// The agent's pid.
+        pid: u32,
+        /// Its whole process group (every case but `on_fail=block`).
+        group: bool,
+    },
+}
+
+/// One resource's recurring operations, for `lrmd_get_recurring`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurringList {
+    /// Resource id.
+    pub rsc_id: String,
+    /// Its recurring operations that have run at least once.
+    pub ops: Vec<RecurringOp>,
+}
+
+/// One recurring operation as `lrmd_get_recurring` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurringOp {
+    /// Action name.
+    pub action: String,
+    /// Interval in ms.
+    pub interval_ms: u32,
+    /// The original timeout in ms.
+    pub timeout_ms: u32,
+}
+
+/// Every resource and operation on this node.
+pub struct Executor {
+    resources: Registry,
+    ops: BTreeMap<OpId, Operation>,
+    next_op: u64,
+    limits: ExecLimits,
+    agents: agents::Paths,
+    effects: Vec<Effect>,
+    children: usize,
+}
+
+impl Executor {
+    /// An executor with no resources.
+    pub fn new(limits: ExecLimits, agents: agents::Paths) -> Self {
+        Executor {
+            resources: Registry::default(),
+            ops: BTreeMap::new(),
+            next_op: 1,
+            limits,
+            agents,
+            effects: Vec::new(),
+            children: 0,
+        }
+    }
+
+    /// What to carry out since the last call, in order.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// `lrmd_rsc_register` (protocol.md 9.3): the same definition again is accepted as is; a
+    /// different one replaces the old, whose operations end as if it was unregistered.
+    pub fn register(
+        &mut self,
+        id: Option<&str>,
+        def: Option<Definition>,
+        options: u32,
+        now: Now,
+    ) -> i32 {
+        let (Some(id), Some(def)) = (id.filter(|i| !i.is_empty()), def) else {
+            return rc::EINVAL;
+        };
+        if let Some(existing) = self.resources.get_mut(id) {
+            if existing.def == def {
+                existing.register_options = options;
+                return rc::OK;
+            }
+            info!("rsc={id} changes agent to {}; replacing it", describe(&def));
+            self.unregister(Some(id), now);
+        } else if self.resources.len() >= self.limits.max_resources {
+            warn!(
+                "rsc={id} not registered: {} resources registered, limit {} (max_resources)",
+                self.resources.len(),
+                self.limits.max_resources
+            );
+            return EAGAIN;
+        }
+        debug!("rsc={id} registered as {}", describe(&def));
+        self.resources.insert(id.to_string(), def, options);
+        rc::OK
+    }
+
+    /// `lrmd_rsc_info`.
+    pub fn info(&self, id: Option<&str>) -> Option<&Resource> {
+        self.resources.get(id?)
+    }
+
+    /// `lrmd_rsc_unregister` (protocol.md 9.7): queued and idle recurring operations end as
+    /// cancelled; a running recurring one is killed; a running one-shot finishes and reports
+    /// with `rsc_deleted`, and the reply is then EINPROGRESS.
+    pub fn unregister(&mut self, id: Option<&str>, now: Now) -> i32 {
+        let Some(id) = id.filter(|i| !i.is_empty()) else {
+            return rc::ENODEV;
+        };
+        let Some(rsc) = self.resources.remove(id) else {
+            return rc::OK;
+        };
+        let mut answer = rc::OK;
+        for op in rsc.pending.iter().chain(rsc.recurring.iter()).copied() {
+            if let Some(o) = self.ops.get_mut(&op) {
+                o.rsc_deleted = true;
+            }
+            if Some(op) != rsc.running {
+                self.end_idle(op, now);
+            }
+        }
+        if let Some(running) = rsc.running {
+            if let Some(o) = self.ops.get_mut(&running) {
+                o.rsc_deleted = true;
+                if o.is_recurring() {
+                    self.kill(running, Ending::Cancelled);
+                } else {
+                    answer = rc::EINPROGRESS;
+                }
+            }
+        }
+        answer
+    }
+
+    /// `lrmd_rsc_exec`: returns the reply's rc, the call id on success (protocol.md 9.4).
+    pub fn exec(
+        &mut self,
+        client: ConnId,
+        call_id: u32,
+        spec: ExecSpec,
+        options: u32,
+        now: Now,
+    ) -> i32 {
+        let (Some(rsc_id), Some(action)) = (spec.rsc_id.clone(), spec.action.clone()) else {
+            return rc::EINVAL;
+        };
+        if self.resources.get(&rsc_id).is_none() {
+            return rc::ENODEV;
+        }
+        // A stop first cancels every recurring operation of the resource (11.3).
+        if action == "stop" {
+            self.cancel_all_recurring(&rsc_id, now);
+        }
+        if spec.interval_ms > 0 && self.merge_duplicate(&rsc_id, &action, &spec, call_id, now) {
+            return call_id as i32;
+        }
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        let mut op = Operation {
+            id,
+            call_id,
+            client,
+            rsc_id: rsc_id.clone(),
+            action,
+            interval_ms: spec.interval_ms,
+            timeout_ms: spec.timeout_ms,
+            start_delay_ms: spec.start_delay_ms,
+            user_data: spec.user_data,
+            params: spec.params,
+            call_options: options,
+            state: State::Queued {
+                ready_at: now.mono + Duration::from_millis(u64::from(spec.start_delay_ms)),
+            },
+            queued_at: now.mono,
+            first_run: None,
+            has_run: false,
+            last_rc: ocf::OK,
+            rcchange_time: 0,
+            last_notified: None,
+            rsc_deleted: false,
+        };
+        if let Some(why) = self.over_bound(&op) {
+            warn!(
+                "rsc={rsc_id} op={} call={call_id} refused: {why}",
+                op.action
+            );
+            let result = OpResult::made_up(ocf::UNKNOWN_ERROR, ExecStatus::Error, why);
+            if let Some(event) = op.conclude(result, 0, now) {
+                self.effects.push(Effect::Notify {
+                    audience: audience(&op),
+                    event,
+                });
+            }
+            return call_id as i32;
+        }
+        debug!(
+            "rsc={rsc_id} op={}_{} call={call_id} queued",
+            op.action, op.interval_ms
+        );
+        self.ops.insert(id, op);
+        if let Some(rsc) = self.resources.get_mut(&rsc_id) {
+            rsc.pending.push_back(id);
+        }
+        self.poll(now);
+        call_id as i32
+    }
+
+    /// `lrmd_rsc_cancel` (protocol.md 9.5): a queued operation, or a recurring one whether idle
+    /// or running (then killed). Idle ones are notified at once, before the reply.
+    pub fn cancel(
+        &mut self,
+        id: Option<&str>,
+        action: Option<&str>,
+        interval_ms: u32,
+        now: Now,
+    ) -> i32 {
+        let (Some(id), Some(action)) = (id, action) else {
+            return rc::EINVAL;
+        };
+        let Some(rsc) = self.resources.get(id) else {
+            return rc::ENODEV;
+        };
+        let matches = |op: &OpId| {
+            self.ops
+                .get(op)
+                .is_some_and(|o| o.matches(action, interval_ms))
+        };
+        if let Some(op) = rsc.pending.iter().copied().find(|o| matches(o)) {
+            self.end_idle(op, now);
+            return rc::OK;
+        }
+        if interval_ms == 0 {
+            return rc::EOPNOTSUPP;
+        }
+        let Some(op) = rsc.recurring.iter().copied().find(|o| matches(o)) else {
+            return rc::EOPNOTSUPP;
+        };
+        if rsc.running == Some(op) {
+            let dying = matches!(
+                self.ops.get(&op).map(|o| &o.state),
+                Some(State::Running(Run {
+                    ending: Some(Ending::Cancelled),
+                    ..
+                }))
+            );
+            if dying {
+                return rc::EOPNOTSUPP;
+            }
+            self.kill(op, Ending::Cancelled);
+        } else {
+            self.end_idle(op, now);
+        }
+        rc::OK
+    }
+
+    /// `lrmd_get_recurring`: recurring operations that have run at least once, per resource
+    /// (every resource, or one); `Err(ENODEV)` for an unknown resource.
+    pub fn recurring(&self, id: Option<&str>) -> Result<Vec<RecurringList>, i32> {
+        let ids = match id {
+            Some(i) if self.resources.get(i).is_none() => return Err(rc::ENODEV),
+            Some(i) => vec![i.to_string()],
+            None => self.resources.ids(),
+        };
+        Ok(ids
+            .into_iter()
+            .map(|rsc_id| {
+                let ops = self
+                    .resources
+                    .get(&rsc_id)
+                    .map(|r| r.recurring.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|op| self.ops.get(op))
+                    .filter(|o| o.has_run)
+                    .map(|o| RecurringOp {
+                        action: o.action.clone(),
+                        interval_ms: o.interval_ms,
+                        timeout_ms: o.timeout_ms,
+                    })
+                    .collect();
+                RecurringList { rsc_id, ops }
+            })
+            .collect())
+    }
+
+    /// The last cluster connection went away: recurring operations of resources registered
+    /// with "drop recurring" are cancelled; resources keep running (protocol.md 13).
+    pub fn clients_gone(&mut self, now: Now) {
+        let ids: Vec<String> = self
+            .resources
+            .iter()
+            .filter(|r| r.register_options & callopt::DROP_RECURRING != 0)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in ids {
+            self.cancel_all_recurring(&id, now);
+        }
+    }
+
+    /// Starts what is due and times out what is late; call after every change and when
+    /// [`next_wakeup`](Self::next_wakeup) comes.
+    pub fn poll(&mut self, now: Now) {
+        self.time_out_late(now);
+        for id in self.resources.ids() {
+            // Each pass starts one operation or stops; an operation that ends at once (agent
+            // missing) lets the next one start, so bound the passes by the queue length.
+            let queued = self
+                .resources
+                .get(&id)
+                .map_or(0, |r| r.pending.len() + r.recurring.len());
+            for _ in 0..=queued {
+                if self.children >= self.limits.max_children || !self.dispatch_next(&id, now) {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// When [`poll`](Self::poll) next has something to do, if ever.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        self.ops
+            .values()
+            .filter_map(|o| match &o.state {
+                State::Queued { ready_at } => Some(*ready_at),
+                State::Waiting { due } => Some(*due),
+                State::Running(Run {
+                    deadline: Some(d),
+                    ending: None,
+                    ..
+                }) => Some(*d),
+                State::Running(_) => None,
+            })
+            .min()
+    }
+
+    /// The shell started the agent of `op` as `pid`.
+    pub fn spawned(&mut self, op: OpId, pid: u32) {
+        if let Some(Operation {
+            state: State::Running(run),
+            ..
+        }) = self.ops.get_mut(&op)
+        {
+            run.pid = Some(pid);
+            if run.ending.is_some() {
+                // Cancelled or timed out before it even started: end it now.
+                let group = !run.kill_agent_only;
+                self.effects.push(Effect::Kill { op, pid, group });
+            }
+        }
+    }
+
+    /// The agent of `op` could not be started at all.
+    pub fn spawn_failed(&mut self, op: OpId, error: &io::Error, now: Now) {
+        self.children = self.children.saturating_sub(1);
+        let mapping = match self.ops.get(&op).map(|o| &o.state) {
+            Some(State::Running(run)) => run.mapping,
+            _ => agents::Mapping::Ocf,
+        };
+        let result = agents::spawn_failure(mapping, error);
+        self.finish_run(op, result, now);
+        self.poll(now);
+    }
+
+    /// The agent of `op` ended; `finished` holds its exit and output.
+    pub fn child_finished(&mut self, op: OpId, finished: Finished, now: Now) {
+        self.children = self.children.saturating_sub(1);
+        let Some(Operation {
+            state: State::Running(run),
+            timeout_ms,
+            ..
+        }) = self.ops.get(&op)
+        else {
+            return;
+        };
+        let result = match run.ending {
+            Some(Ending::TimedOut) => OpResult::made_up(
+                ocf::UNKNOWN_ERROR,
+                ExecStatus::Timeout,
+                timeout_reason(*timeout_ms),
+            ),
+            Some(Ending::Cancelled) => OpResult {
+                rc: ocf::OK,
+                status: ExecStatus::Cancelled,
+                exit_reason: None,
+                output: None,
+            },
+            None => agents::interpret(run.mapping, &finished),
+        };
+        self.finish_run(op, result, now);
+        self.poll(now);
+    }
+}
+
+/// EAGAIN: a bound was reached; the cluster may retry.
+const EAGAIN: i32 = -11;
+
+fn describe(def: &Definition) -> String {
+    match &def.provider {
+        Some(p) => format!("{}:{p}:{}", def.class, def.agent),
+        None => format!("{}:{}", def.class, def.agent),
+    }
+}
+
+fn audience(op: &Operation) -> Audience {
+    if op.call_options & callopt::NOTIFY_ORIG_ONLY != 0 {
+        Audience::Only(op.client)
+    } else {
+        Audience::All
+    }
+}
+
+mod schedule;
+
+#[cfg(test)]
+mod tests;

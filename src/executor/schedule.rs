@@ -1,0 +1,293 @@
+//! How operations move: which one runs next on a resource, timeouts, cancels, recurring
+//! re-arming, duplicate merging and bounds (protocol.md 11.1-11.4).
+
+use std::time::Duration;
+
+use log::{debug, info};
+
+use super::operation::{Ending, FirstRun, Now, OpId, Run, State};
+use super::result::{ExecStatus, OpResult};
+use super::{audience, Effect, Executor};
+use crate::agents::{self, Prepared};
+use crate::proto::request::ExecSpec;
+
+impl Executor {
+    /// Starts the next operation of `rsc_id` if it is idle and one is due; returns whether one
+    /// was started. Due are: the head of the queue once its start delay is over (it holds up
+    /// the rest of the queue), and recurring operations whose interval has passed. The one
+    /// that became due first goes first.
+    pub(super) fn dispatch_next(&mut self, rsc_id: &str, now: Now) -> bool {
+        let Some(rsc) = self.resources.get(rsc_id) else {
+            return false;
+        };
+        if rsc.running.is_some() {
+            return false;
+        }
+        let queued = rsc
+            .pending
+            .front()
+            .and_then(|id| match self.ops.get(id)?.state {
+                State::Queued { ready_at } if ready_at <= now.mono => Some((ready_at, *id, true)),
+                _ => None,
+            });
+        let recurring = rsc
+            .recurring
+            .iter()
+            .filter_map(|id| match self.ops.get(id)?.state {
+                State::Waiting { due } if due <= now.mono => Some((due, *id, false)),
+                _ => None,
+            })
+            .min_by_key(|c| c.0);
+        let (_, op, from_queue) = match (queued, recurring) {
+            (Some(q), Some(r)) if r.0 < q.0 => r,
+            (Some(q), _) => q,
+            (None, Some(r)) => r,
+            (None, None) => return false,
+        };
+        self.start(rsc_id, op, from_queue, now);
+        true
+    }
+
+    fn start(&mut self, rsc_id: &str, id: OpId, from_queue: bool, now: Now) {
+        let (Some(rsc), Some(op)) = (self.resources.get_mut(rsc_id), self.ops.get_mut(&id)) else {
+            return;
+        };
+        rsc.running = Some(id);
+        if from_queue {
+            rsc.pending.pop_front();
+            if op.is_recurring() {
+                rsc.recurring.push(id);
+            }
+            op.first_run = Some(FirstRun {
+                run_time: now.epoch,
+                queue_time_ms: millis(now.mono.saturating_duration_since(op.queued_at)),
+            });
+        }
+        op.has_run = true;
+        let deadline =
+            (op.timeout_ms > 0).then(|| now.mono + Duration::from_millis(u64::from(op.timeout_ms)));
+        let kill_agent_only = op
+            .params
+            .iter()
+            .any(|(k, v)| k == "CRM_meta_on_fail" && v == "block");
+        debug!(
+            "rsc={rsc_id} op={}_{} call={} starts",
+            op.action, op.interval_ms, op.call_id
+        );
+        let prepared = agents::prepare(
+            &self.agents,
+            &rsc.def,
+            rsc_id,
+            &op.action,
+            op.interval_ms,
+            &op.params,
+        );
+        let mapping = match &prepared {
+            Prepared::Run(inv) => inv.mapping,
+            Prepared::Finished(_) => agents::Mapping::Ocf,
+        };
+        op.state = State::Running(Run {
+            started: now.mono,
+            pid: None,
+            deadline,
+            ending: None,
+            kill_agent_only,
+            mapping,
+        });
+        match prepared {
+            Prepared::Run(invocation) => {
+                self.children += 1;
+                self.effects.push(Effect::Spawn { op: id, invocation });
+            }
+            Prepared::Finished(result) => self.finish_run(id, result, now),
+        }
+    }
+
+    /// Reports a finished run, then re-arms a recurring operation for `interval` after now, or
+    /// forgets the operation.
+    pub(super) fn finish_run(&mut self, id: OpId, result: OpResult, now: Now) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        let exec_ms = match &op.state {
+            State::Running(run) => millis(now.mono.saturating_duration_since(run.started)),
+            _ => 0,
+        };
+        let status = result.status;
+        let event = op.conclude(result, exec_ms, now);
+        let keep = op.is_recurring() && status != ExecStatus::Cancelled && !op.rsc_deleted;
+        if keep {
+            op.state = State::Waiting {
+                due: now.mono + op.interval(),
+            };
+        }
+        let to = audience(op);
+        let rsc_id = op.rsc_id.clone();
+        if let Some(rsc) = self.resources.get_mut(&rsc_id) {
+            if rsc.running == Some(id) {
+                rsc.running = None;
+            }
+            if !keep {
+                rsc.recurring.retain(|o| *o != id);
+            }
+        }
+        if !keep {
+            self.ops.remove(&id);
+        }
+        if let Some(event) = event {
+            self.effects.push(Effect::Notify {
+                audience: to,
+                event,
+            });
+        }
+    }
+
+    /// Ends an operation that is not running (queued, or recurring and waiting) as cancelled,
+    /// reporting the rc of its last run.
+    pub(super) fn end_idle(&mut self, id: OpId, now: Now) {
+        let Some(op) = self.ops.get(&id) else {
+            return;
+        };
+        if matches!(op.state, State::Running(_)) {
+            return;
+        }
+        if let Some(rsc) = self.resources.get_mut(&op.rsc_id) {
+            rsc.pending.retain(|o| *o != id);
+            rsc.recurring.retain(|o| *o != id);
+        }
+        let result = OpResult {
+            rc: op.last_rc,
+            status: ExecStatus::Cancelled,
+            exit_reason: None,
+            output: None,
+        };
+        self.finish_run(id, result, now);
+    }
+
+    /// Asks for a running operation to be killed; its end is reported when the child is reaped.
+    pub(super) fn kill(&mut self, id: OpId, ending: Ending) {
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        let State::Running(run) = &mut op.state else {
+            return;
+        };
+        if run.ending.is_some() {
+            return;
+        }
+        run.ending = Some(ending);
+        if let Some(pid) = run.pid {
+            let group = !run.kill_agent_only;
+            self.effects.push(Effect::Kill { op: id, pid, group });
+        }
+    }
+
+    /// Kills every run whose timeout has passed (SIGKILL at once, no grace period: 11.4).
+    pub(super) fn time_out_late(&mut self, now: Now) {
+        let late: Vec<OpId> = self
+            .ops
+            .values()
+            .filter(|o| {
+                matches!(&o.state, State::Running(Run { deadline: Some(d), ending: None, .. }) if *d <= now.mono)
+            })
+            .map(|o| o.id)
+            .collect();
+        for id in late {
+            if let Some(op) = self.ops.get(&id) {
+                info!(
+                    "rsc={} op={}_{} call={} timed out after {} ms",
+                    op.rsc_id, op.action, op.interval_ms, op.call_id, op.timeout_ms
+                );
+            }
+            self.kill(id, Ending::TimedOut);
+        }
+    }
+
+    /// Cancels every recurring operation of a resource, queued, waiting or running.
+    pub(super) fn cancel_all_recurring(&mut self, rsc_id: &str, now: Now) {
+        let Some(rsc) = self.resources.get(rsc_id) else {
+            return;
+        };
+        let running = rsc.running;
+        let ids: Vec<OpId> = rsc
+            .recurring
+            .iter()
+            .chain(rsc.pending.iter())
+            .copied()
+            .filter(|id| self.ops.get(id).is_some_and(|o| o.is_recurring()))
+            .collect();
+        for id in ids {
+            if Some(id) == running {
+                self.kill(id, Ending::Cancelled);
+            } else {
+                self.end_idle(id, now);
+            }
+        }
+    }
+
+    /// A recurring exec that repeats one we have (same resource, action and interval) is
+    /// merged into it: it takes the new call id and user data, notifies its next result
+    /// whatever it is, and runs at once if it was waiting (11.3).
+    pub(super) fn merge_duplicate(
+        &mut self,
+        rsc_id: &str,
+        action: &str,
+        spec: &ExecSpec,
+        call_id: u32,
+        now: Now,
+    ) -> bool {
+        let Some(rsc) = self.resources.get(rsc_id) else {
+            return false;
+        };
+        let found = rsc
+            .pending
+            .iter()
+            .chain(rsc.recurring.iter())
+            .copied()
+            .find(|id| {
+                self.ops
+                    .get(id)
+                    .is_some_and(|o| o.action == action && o.interval_ms == spec.interval_ms)
+            });
+        let Some(op) = found.and_then(|id| self.ops.get_mut(&id)) else {
+            return false;
+        };
+        info!(
+            "rsc={rsc_id} op={action}_{} call={call_id} merged into call {}",
+            spec.interval_ms, op.call_id
+        );
+        op.call_id = call_id;
+        op.user_data = spec.user_data.clone();
+        op.last_notified = None;
+        if let State::Waiting { due } = &mut op.state {
+            *due = now.mono;
+        }
+        self.poll(now);
+        true
+    }
+
+    /// Why a new operation cannot be accepted, if a bound forbids it.
+    pub(super) fn over_bound(&self, op: &super::operation::Operation) -> Option<String> {
+        let queued: usize = self.resources.iter().map(|r| r.pending.len()).sum();
+        if queued >= self.limits.max_queued_operations {
+            return Some(format!(
+                "executor queue is full: {queued} operations queued, limit {} (max_queued_operations)",
+                self.limits.max_queued_operations
+            ));
+        }
+        if op.is_recurring() {
+            let recurring = self.ops.values().filter(|o| o.is_recurring()).count();
+            if recurring >= self.limits.max_recurring_operations {
+                return Some(format!(
+                    "too many recurring operations: {recurring}, limit {} (max_recurring_operations)",
+                    self.limits.max_recurring_operations
+                ));
+            }
+        }
+        None
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,1 @@
+//! Executor rules on an injected clock: no sockets, no children, no sleeping.
