@@ -18,9 +18,10 @@ use log::{error, info, warn};
 use zeroize::Zeroizing;
 
 use crate::config::authkey::{KeyCache, KeySource};
-use crate::config::Config;
+use crate::config::{Config, LogConfig};
 use crate::connection::dispatch::{DispatchSettings, Dispatcher};
-use crate::connection::{Control, Hub};
+use crate::connection::{self, Control, Hub};
+use crate::executor::{ExecLimits, Executor};
 use crate::limits::KEY_CACHE_TIME;
 use crate::sys::signal;
 use crate::transport::{listener, tls};
@@ -35,7 +36,7 @@ const EXIT_FLUSH: Duration = Duration::from_secs(2);
 /// Runs the daemon until it exits; returns the exit status.
 pub fn run(config: Config) -> i32 {
     let started = Instant::now();
-    prepare_process();
+    prepare_process(&config.log);
     // Signals first: a SIGTERM right after "listening" must already be an event, not a kill.
     let signals = match signal::install(&[
         signal::SIGTERM,
@@ -67,32 +68,58 @@ pub fn run(config: Config) -> i32 {
     keys.preload();
     let mut tls_config = tls::ServerConfig::new(keys.clone());
     tls_config.allow_psk_ke = config.allow_psk_ke;
+    let limits = &config.limits;
+    let executor = Executor::new(
+        ExecLimits {
+            max_resources: limits.max_resources,
+            max_queued_operations: limits.max_queued_operations,
+            max_recurring_operations: limits.max_recurring_operations,
+            max_children: limits.max_children,
+        },
+        config.agent_paths.clone(),
+    );
     let dispatcher = Dispatcher::new(
         DispatchSettings {
             node_start_state: config.node_start_state.clone(),
             sbd_timeout_ms: config.sbd_watchdog_timeout_ms,
+            max_alerts: limits.max_children,
         },
+        executor,
         started,
     );
     let user_timeout = config
         .sbd_watchdog_timeout_ms
         .map(|ms| u32::try_from(ms / 2).unwrap_or(u32::MAX));
+    let ex = Rc::new(LocalExecutor::new());
     let hub = Hub::new(
         dispatcher,
         config.limits.clone(),
         Arc::new(tls_config),
         user_timeout,
+        ex.clone(),
     );
-    let ex = Rc::new(LocalExecutor::new());
     let main = serve(hub, listener, signals, keys, ex.clone());
     async_io::block_on(ex.run(main))
 }
 
 /// Process set-up the original does before serving: working directory, umask, and no
 /// `NOTIFY_SOCKET` for agents to inherit.
-fn prepare_process() {
+fn prepare_process(log: &LogConfig) {
     std::env::remove_var("NOTIFY_SOCKET");
     std::env::set_var("PCMK_service", "pacemaker-remoted");
+    // Agents log through ocf-shellfuncs, which reads these (protocol.md 2.4).
+    let facility = log.syslog_facility.as_deref().unwrap_or("none");
+    for var in ["PCMK_logfacility", "HA_logfacility", "HA_LOGFACILITY"] {
+        std::env::set_var(var, facility);
+    }
+    if let Some(file) = log.files.first() {
+        std::env::set_var("PCMK_logfile", file);
+        std::env::set_var("HA_LOGFILE", file);
+        if log.debug {
+            std::env::set_var("HA_DEBUGLOG", file);
+        }
+    }
+    crate::sys::process::cloexec_inherited_fds();
     crate::sys::process::set_umask(UMASK);
     if let Err(e) = std::env::set_current_dir(WORKING_DIRECTORY) {
         warn!(
@@ -115,6 +142,7 @@ async fn serve(
             return crate::exitcode::FATAL;
         }
     };
+    ex.spawn(drive_executor(hub.clone())).detach();
     let mut accepting = Some(ex.spawn(listener::accept_loop(hub.clone(), listener, ex.clone())));
     let mut signals = match Async::new(signals) {
         Ok(s) => s,
@@ -141,6 +169,7 @@ async fn serve(
                             let actions = hub.dispatcher.borrow_mut().shutdown_requested();
                             hub.perform(actions);
                         }
+                        signal::SIGCHLD => hub.reaper.reap(),
                         signal::SIGHUP => {
                             info!("SIGHUP: the authentication key will be re-read on the next handshake");
                             keys.invalidate();
@@ -158,6 +187,7 @@ async fn serve(
                 info!("exiting with status {code}: {why}");
                 drop(accepting.take());
                 hub.close_all();
+                hub.drain_alerts().await;
                 let deadline = Instant::now() + EXIT_FLUSH;
                 while hub.open_connections() > 0 && Instant::now() < deadline {
                     Timer::after(Duration::from_millis(10)).await;
@@ -166,6 +196,30 @@ async fn serve(
             }
             Event::Control(None) => return crate::exitcode::OK,
         }
+    }
+}
+
+/// Runs the executor's timers: start delays, recurring intervals and timeouts. Woken by its
+/// next deadline, or by a kick whenever the hub carried out actions that may have changed it.
+async fn drive_executor(hub: Rc<Hub>) {
+    loop {
+        let wake = hub.dispatcher.borrow().next_wakeup(Instant::now());
+        let timer = async {
+            match wake {
+                Some(at) => {
+                    Timer::at(at).await;
+                }
+                None => future::pending::<()>().await,
+            }
+        };
+        future::or(timer, async {
+            hub.kick.recv().await;
+        })
+        .await;
+        let actions = hub.dispatcher.borrow_mut().tick(connection::now());
+        hub.perform(actions);
+        // perform() kicks us; that kick is about what we just did.
+        while hub.kick.try_recv().is_some() {}
     }
 }
 

@@ -21,6 +21,8 @@ pub mod limits;
 pub mod logging;
 
 pub mod agents;
+#[cfg(feature = "alerts")]
+pub mod alerts;
 pub mod connection;
 pub mod executor;
 pub mod process;

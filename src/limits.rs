@@ -31,6 +31,19 @@ pub struct Limits {
     /// Bytes read from the key file; a larger file is a configuration error. Pacemaker keys
     /// are 4096 bytes; the original has no bound.
     pub max_key_bytes: usize,
+    /// Registered resources. A register beyond it is refused with EAGAIN and logged.
+    pub max_resources: usize,
+    /// Operations waiting in resource queues, all resources together. An exec beyond it is
+    /// answered with a call id and an immediate error result naming the limit.
+    pub max_queued_operations: usize,
+    /// Recurring operations, all resources together; beyond it, as for the queue.
+    pub max_recurring_operations: usize,
+    /// Agents running at once. Further operations wait for a free slot (the time counts as
+    /// queue time); the original has no such bound, the cluster throttles itself.
+    pub max_children: usize,
+    /// Bytes kept of each of an agent's stdout and stderr; the rest is read and dropped so
+    /// the agent never blocks (Pacemaker 3.x keeps 10 MiB per stream).
+    pub max_output_bytes: usize,
     /// Time from accept until the TLS handshake completes (the original's 10 s).
     pub handshake_timeout: Duration,
     /// Time one outbound write may take before we give up on the peer.
@@ -47,6 +60,11 @@ impl Default for Limits {
             max_xml_elements: 200_000,
             max_xml_attributes: 512,
             max_key_bytes: 1024 * 1024,
+            max_resources: 4096,
+            max_queued_operations: 16_384,
+            max_recurring_operations: 8192,
+            max_children: 128,
+            max_output_bytes: 10 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
         }
@@ -72,6 +90,11 @@ pub const TUNABLE: &[&str] = &[
     "max_xml_elements",
     "max_xml_attributes",
     "max_key_bytes",
+    "max_resources",
+    "max_queued_operations",
+    "max_recurring_operations",
+    "max_children",
+    "max_output_bytes",
     "handshake_timeout_ms",
     "write_timeout_ms",
 ];
@@ -132,6 +155,11 @@ impl Limits {
             "max_xml_elements" => self.max_xml_elements = as_usize,
             "max_xml_attributes" => self.max_xml_attributes = as_usize,
             "max_key_bytes" => self.max_key_bytes = as_usize,
+            "max_resources" => self.max_resources = as_usize,
+            "max_queued_operations" => self.max_queued_operations = as_usize,
+            "max_recurring_operations" => self.max_recurring_operations = as_usize,
+            "max_children" => self.max_children = as_usize,
+            "max_output_bytes" => self.max_output_bytes = as_usize,
             "handshake_timeout_ms" => self.handshake_timeout = Duration::from_millis(n),
             "write_timeout_ms" => self.write_timeout = Duration::from_millis(n),
             _ => return Err(LimitError::UnknownName(name.to_string())),

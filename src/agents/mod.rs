@@ -62,6 +62,8 @@ pub enum Mapping {
     Lsb,
     /// Nagios plugins.
     Nagios,
+    /// A Nagios probe (`--version`): success means "not running".
+    NagiosProbe,
 }
 
 /// What to run.
@@ -140,14 +142,7 @@ fn not_built(class: &str) -> OpResult {
 /// Maps a finished agent's exit and output to a result.
 pub fn interpret(mapping: Mapping, finished: &Finished) -> OpResult {
     let stderr = finished.stderr.text();
-    let stdout = finished.stdout.text();
-    let output = if !stderr.is_empty() {
-        Some(stderr.clone())
-    } else if !stdout.is_empty() {
-        Some(stdout)
-    } else {
-        None
-    };
+    let output = output_of(finished);
     let (rc, status, reason) = match finished.exit {
         ChildExit::Code(code) if code >= 0 => {
             let rc = map_exit_code(mapping, code);
@@ -178,19 +173,31 @@ pub fn interpret(mapping: Mapping, finished: &Finished) -> OpResult {
     }
 }
 
+/// What is reported as `lrmd_rsc_output`: stderr if the agent wrote any, else stdout, as is
+/// (trailing newlines included); also for runs that timed out or were cancelled.
+pub fn output_of(finished: &Finished) -> Option<String> {
+    if !finished.stderr.bytes.is_empty() {
+        Some(finished.stderr.text())
+    } else if !finished.stdout.bytes.is_empty() {
+        Some(finished.stdout.text())
+    } else {
+        None
+    }
+}
+
 /// The result when the agent could not be started although `stat()` found it (typically:
 /// not executable). The original forks, fails in `execvp`, and the child exits with the
 /// mapped code after writing an OCF exit reason; we report exactly what that produces.
 pub fn spawn_failure(mapping: Mapping, error: &io::Error) -> OpResult {
     let code = match (error.raw_os_error(), mapping) {
         (Some(libc::ENOENT), Mapping::LsbStatus) => 150,
-        (Some(libc::ENOENT), Mapping::Nagios) => 3,
+        (Some(libc::ENOENT), Mapping::Nagios | Mapping::NagiosProbe) => 3,
         (Some(libc::ENOENT), _) => rc::NOT_INSTALLED,
         (Some(libc::EACCES | libc::EPERM), Mapping::LsbStatus) => 151,
-        (Some(libc::EACCES | libc::EPERM), Mapping::Nagios) => 100,
+        (Some(libc::EACCES | libc::EPERM), Mapping::Nagios | Mapping::NagiosProbe) => 100,
         (Some(libc::EACCES | libc::EPERM), _) => rc::INSUFFICIENT_PRIV,
         (_, Mapping::LsbStatus) => 4,
-        (_, Mapping::Nagios) => 3,
+        (_, Mapping::Nagios | Mapping::NagiosProbe) => 3,
         _ => rc::UNKNOWN_ERROR,
     };
     let (reason, output) = if mapping == Mapping::Ocf {
@@ -255,7 +262,8 @@ fn map_exit_code(mapping: Mapping, code: i32) -> i32 {
             151 => rc::INSUFFICIENT_PRIV,
             _ => rc::UNKNOWN_ERROR,
         },
-        Mapping::Nagios => match code {
+        Mapping::NagiosProbe if code == 0 => rc::NOT_RUNNING,
+        Mapping::Nagios | Mapping::NagiosProbe => match code {
             0 => rc::OK,
             1 => rc::DEGRADED,
             100 => rc::INSUFFICIENT_PRIV,
@@ -264,16 +272,34 @@ fn map_exit_code(mapping: Mapping, code: i32) -> i32 {
     }
 }
 
-/// The prefix OCF agents put before their exit reason on stderr.
+/// The prefix OCF agents put before their exit reason on stderr (parsed for class `ocf` only;
+/// at most 128 bytes are kept, as Pacemaker keeps).
 pub const EXIT_REASON_PREFIX: &str = "ocf-exit-reason:";
 
 /// The text after the last `ocf-exit-reason:` in stderr, to the end of its line; none if
 /// that last one is empty (an earlier reason does not count then).
 pub fn exit_reason(stderr: &str) -> Option<String> {
+    // The original reads stderr as a C string: nothing after a NUL counts.
+    let stderr = stderr.split('\0').next().unwrap_or("");
     let at = stderr.rfind(EXIT_REASON_PREFIX)?;
     let rest = &stderr[at + EXIT_REASON_PREFIX.len()..];
     let line = rest.split('\n').next().unwrap_or("");
-    (!line.is_empty()).then(|| line.to_string())
+    (!line.is_empty()).then(|| truncate_bytes(line, MAX_EXIT_REASON).to_string())
+}
+
+/// Pacemaker keeps at most this many bytes of an exit reason.
+const MAX_EXIT_REASON: usize = 128;
+
+/// The longest prefix of `text` that fits `max` bytes without splitting a character.
+fn truncate_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Checks that `path` can be run, as the original checks with `stat()` before forking

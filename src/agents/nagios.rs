@@ -1,8 +1,10 @@
 //! Nagios plugins (feature `class-nagios`, Pacemaker 2.1.5 semantics; removed in 3.0):
-//! `<plugin dir>/<type>`, a probe runs `--version`, other actions pass parameters as
-//! `--name value` (protocol.md 10.5).
+//! `<plugin dir>/<type>`, a probe runs `--version` and a successful one reports "not running"
+//! (a plugin has nothing to probe), `stop` runs nothing and succeeds, other actions pass
+//! parameters as `--name value` (protocol.md 10.5).
 
 use super::{check_executable, Invocation, Mapping, Paths, Prepared};
+use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 
 pub(super) fn prepare(
     paths: &Paths,
@@ -11,16 +13,25 @@ pub(super) fn prepare(
     interval_ms: u32,
     params: &[(String, String)],
 ) -> Prepared {
+    if action == "stop" {
+        return Prepared::Finished(OpResult {
+            rc: rc::OK,
+            status: ExecStatus::Done,
+            exit_reason: None,
+            output: None,
+        });
+    }
     let program = paths.nagios_dir.join(agent);
     if let Err(result) = check_executable(&program, agent) {
         return Prepared::Finished(result);
     }
-    let args = if action == "monitor" && interval_ms == 0 {
+    let probe = action.eq_ignore_ascii_case("monitor") && interval_ms == 0;
+    let args = if probe {
         vec![String::from("--version")]
     } else {
         params
             .iter()
-            .filter(|(n, _)| !n.contains("CRM_meta_") && n != "crm_feature_set")
+            .filter(|(n, _)| !n.contains("CRM_meta_") && !n.eq_ignore_ascii_case("crm_feature_set"))
             .flat_map(|(n, v)| [format!("--{n}"), v.clone()])
             .collect()
     };
@@ -28,7 +39,11 @@ pub(super) fn prepare(
         program,
         args,
         env: Vec::new(),
-        mapping: Mapping::Nagios,
+        mapping: if probe {
+            Mapping::NagiosProbe
+        } else {
+            Mapping::Nagios
+        },
         user: None,
     })
 }

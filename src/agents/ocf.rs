@@ -19,7 +19,7 @@ pub(super) fn prepare(
         return Prepared::Finished(OpResult::made_up(
             rc::UNKNOWN_ERROR,
             ExecStatus::ErrorFatal,
-            "Required information is missing: OCF resources need a provider",
+            "Required agent or action information missing",
         ));
     };
     let Some(program) = paths

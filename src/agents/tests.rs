@@ -1,1 +1,334 @@
 //! Agent preparation and exit mapping, table-driven.
+
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+use crate::process::Captured;
+
+fn finished(exit: ChildExit, stdout: &str, stderr: &str) -> Finished {
+    Finished {
+        exit,
+        stdout: Captured {
+            bytes: stdout.as_bytes().to_vec(),
+            discarded: 0,
+        },
+        stderr: Captured {
+            bytes: stderr.as_bytes().to_vec(),
+            discarded: 0,
+        },
+    }
+}
+
+#[test]
+fn exit_codes_map_per_class() {
+    let cases = [
+        (Mapping::Ocf, 0, 0),
+        (Mapping::Ocf, 7, 7),
+        (Mapping::Ocf, 9, 9),
+        (Mapping::Ocf, 10, 1),
+        (Mapping::Ocf, 190, 190),
+        (Mapping::Ocf, 191, 191),
+        (Mapping::Ocf, 189, 1),
+        (Mapping::Lsb, 3, 3),
+        (Mapping::Lsb, 8, 1),
+        (Mapping::LsbStatus, 0, 0),
+        (Mapping::LsbStatus, 1, 7),
+        (Mapping::LsbStatus, 3, 7),
+        (Mapping::LsbStatus, 4, 1),
+        (Mapping::LsbStatus, 150, 5),
+        (Mapping::LsbStatus, 151, 4),
+        (Mapping::Nagios, 0, 0),
+        (Mapping::Nagios, 1, 190),
+        (Mapping::Nagios, 2, 1),
+        (Mapping::Nagios, 3, 1),
+        (Mapping::Nagios, 100, 4),
+        (Mapping::NagiosProbe, 0, 7),
+        (Mapping::NagiosProbe, 2, 1),
+    ];
+    for (mapping, code, want) in cases {
+        assert_eq!(map_exit_code(mapping, code), want, "{mapping:?} {code}");
+    }
+}
+
+#[test]
+fn exit_reasons_follow_the_original() {
+    let long = "r".repeat(200);
+    let cases: Vec<(String, Option<String>)> = vec![
+        (
+            "x\nocf-exit-reason:first\nocf-exit-reason:final\nafter\n".into(),
+            Some("final".into()),
+        ),
+        ("ocf-exit-reason:first\nocf-exit-reason:\n".into(), None),
+        ("ocf-exit-reason:first\nocf-exit-reason:".into(), None),
+        (
+            "text ocf-exit-reason:mid-line".into(),
+            Some("mid-line".into()),
+        ),
+        ("no reason here\n".into(), None),
+        (format!("ocf-exit-reason:{long}\n"), Some("r".repeat(128))),
+        (
+            "ocf-exit-reason:before\0ocf-exit-reason:after".into(),
+            Some("before".into()),
+        ),
+    ];
+    for (stderr, want) in cases {
+        assert_eq!(exit_reason(&stderr), want, "{stderr:?}");
+    }
+}
+
+#[test]
+fn results_read_stderr_first_and_keep_trailing_newlines() {
+    let r = interpret(
+        Mapping::Ocf,
+        &finished(ChildExit::Code(0), "out\n", "err\nocf-exit-reason:why\n"),
+    );
+    assert_eq!((r.rc, r.status), (0, ExecStatus::Done));
+    assert_eq!(r.output.as_deref(), Some("err\nocf-exit-reason:why\n"));
+    assert_eq!(r.exit_reason.as_deref(), Some("why"));
+    let r = interpret(
+        Mapping::Ocf,
+        &finished(ChildExit::Code(0), "only stdout\n", ""),
+    );
+    assert_eq!(r.output.as_deref(), Some("only stdout\n"));
+    let r = interpret(
+        Mapping::Lsb,
+        &finished(ChildExit::Code(1), "", "ocf-exit-reason:x\n"),
+    );
+    assert_eq!(r.exit_reason, None, "exit reasons are parsed for OCF only");
+    let r = interpret(Mapping::Ocf, &finished(ChildExit::Code(0), "", ""));
+    assert_eq!(r.output, None);
+}
+
+#[test]
+fn signals_are_named_as_glibc_names_them() {
+    let r = interpret(
+        Mapping::Ocf,
+        &finished(ChildExit::Signal(libc::SIGTERM), "", ""),
+    );
+    assert_eq!((r.rc, r.status), (1, ExecStatus::Error));
+    assert_eq!(
+        r.exit_reason.as_deref(),
+        Some("Resource agent interrupted by Terminated signal")
+    );
+    let r = interpret(
+        Mapping::Ocf,
+        &finished(ChildExit::Signal(libc::SIGSEGV), "", ""),
+    );
+    assert_eq!(
+        r.exit_reason.as_deref(),
+        Some("Resource agent interrupted by Segmentation fault signal")
+    );
+}
+
+#[test]
+fn an_agent_that_cannot_be_executed_reports_like_the_original_child() {
+    let r = spawn_failure(Mapping::Ocf, &io::Error::from_raw_os_error(libc::EACCES));
+    assert_eq!((r.rc, r.status), (4, ExecStatus::Done));
+    assert_eq!(
+        r.exit_reason.as_deref(),
+        Some("Child process was unable to execute file")
+    );
+    assert_eq!(
+        r.output.as_deref(),
+        Some("ocf-exit-reason:Child process was unable to execute file\n")
+    );
+    let r = spawn_failure(
+        Mapping::LsbStatus,
+        &io::Error::from_raw_os_error(libc::EACCES),
+    );
+    assert_eq!((r.rc, r.exit_reason), (4, None));
+    let r = spawn_failure(Mapping::Lsb, &io::Error::from_raw_os_error(libc::ENOENT));
+    assert_eq!(r.rc, 5);
+}
+
+struct Tree {
+    root: PathBuf,
+    paths: Paths,
+}
+
+fn tree(tag: &str) -> Tree {
+    let root = std::env::temp_dir().join(format!("pcmkr-agents-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    for d in ["ocf/resource.d/test", "init.d", "nagios"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    for f in ["ocf/resource.d/test/Dummy", "init.d/svc", "nagios/check_x"] {
+        fs::write(root.join(f), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(root.join(f), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let paths = Paths {
+        ocf_root: root.join("ocf"),
+        ocf_ra_path: vec![root.join("missing"), root.join("ocf/resource.d")],
+        lsb_dir: root.join("init.d"),
+        nagios_dir: root.join("nagios"),
+        secrets_dir: root.join("secrets"),
+    };
+    Tree { root, paths }
+}
+
+fn def(class: &str, provider: Option<&str>, agent: &str) -> Definition {
+    Definition {
+        class: class.into(),
+        provider: provider.map(str::to_string),
+        agent: agent.into(),
+    }
+}
+
+fn params(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn ocf_invocations_carry_the_full_environment() {
+    let t = tree("ocf");
+    let p = params(&[
+        ("CRM_meta_timeout", "20000"),
+        ("ip", "10.0.0.1"),
+        ("OCF_CHECK_LEVEL", "10"),
+        ("bad=name", "x"),
+    ]);
+    let Prepared::Run(inv) = prepare(
+        &t.paths,
+        &def("ocf", Some("test"), "Dummy"),
+        "d1",
+        "monitor",
+        0,
+        &p,
+    ) else {
+        panic!("not run")
+    };
+    assert_eq!(inv.program, t.root.join("ocf/resource.d/test/Dummy"));
+    assert_eq!(inv.args, ["monitor"]);
+    let env: std::collections::HashMap<_, _> = inv.env.iter().cloned().collect();
+    for (k, v) in [
+        ("OCF_ROOT", t.root.join("ocf").display().to_string()),
+        ("OCF_RA_VERSION_MAJOR", "1".into()),
+        ("OCF_RA_VERSION_MINOR", "1".into()),
+        ("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:".into()),
+        ("OCF_RESOURCE_INSTANCE", "d1".into()),
+        ("OCF_RESOURCE_TYPE", "Dummy".into()),
+        ("OCF_RESOURCE_PROVIDER", "test".into()),
+        ("OCF_RESKEY_CRM_meta_timeout", "20000".into()),
+        ("OCF_RESKEY_ip", "10.0.0.1".into()),
+        ("OCF_CHECK_LEVEL", "10".into()),
+    ] {
+        assert_eq!(env.get(k), Some(&v), "{k}");
+    }
+    assert!(!env.contains_key("OCF_RESKEY_OCF_CHECK_LEVEL"));
+    assert!(!env.keys().any(|k| k.contains("bad=")));
+    assert_eq!(inv.mapping, Mapping::Ocf);
+}
+
+#[test]
+fn agents_that_cannot_run_are_answered_without_running() {
+    let t = tree("missing");
+    let cases = [
+        (
+            def("ocf", Some("test"), "Nope"),
+            5,
+            ExecStatus::NotInstalled,
+            "Nope: No such file or directory".to_string(),
+        ),
+        (
+            def("ocf", None, "Dummy"),
+            1,
+            ExecStatus::ErrorFatal,
+            "Required agent or action information missing".to_string(),
+        ),
+        (
+            def("foo", None, "bar"),
+            5,
+            ExecStatus::NotInstalled,
+            "bar: No such file or directory".to_string(),
+        ),
+        (
+            def("lsb", None, "nosvc"),
+            5,
+            ExecStatus::NotInstalled,
+            format!(
+                "{}: No such file or directory",
+                t.root.join("init.d/nosvc").display()
+            ),
+        ),
+        (
+            def("stonith", None, "fence_x"),
+            1,
+            ExecStatus::Error,
+            "No connection to fencer".to_string(),
+        ),
+    ];
+    for (d, rc, status, reason) in cases {
+        let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
+            panic!("{d:?} would run")
+        };
+        assert_eq!(
+            (r.rc, r.status, r.exit_reason.as_deref()),
+            (rc, status, Some(reason.as_str())),
+            "{d:?}"
+        );
+    }
+    let Prepared::Finished(r) =
+        prepare(&t.paths, &def("stonith", None, "f"), "r", "monitor", 0, &[])
+    else {
+        panic!()
+    };
+    assert_eq!((r.rc, r.status), (7, ExecStatus::Error));
+}
+
+#[test]
+fn lsb_runs_monitor_as_status_without_parameters() {
+    let t = tree("lsb");
+    for class in ["lsb", "service"] {
+        let Prepared::Run(inv) = prepare(
+            &t.paths,
+            &def(class, None, "svc"),
+            "r",
+            "monitor",
+            0,
+            &params(&[("a", "b")]),
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            (inv.args.as_slice(), inv.env.len(), inv.mapping),
+            (&["status".to_string()][..], 0, Mapping::LsbStatus)
+        );
+        let Prepared::Run(inv) = prepare(&t.paths, &def(class, None, "svc"), "r", "start", 0, &[])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (inv.args.as_slice(), inv.mapping),
+            (&["start".to_string()][..], Mapping::Lsb)
+        );
+    }
+}
+
+#[test]
+fn nagios_passes_parameters_as_options() {
+    let t = tree("nagios");
+    let p = params(&[
+        ("hostname", "h1"),
+        ("CRM_meta_interval", "5000"),
+        ("crm_feature_set", "3.16"),
+        ("port", "80"),
+    ]);
+    let d = def("nagios", None, "check_x");
+    let Prepared::Run(inv) = prepare(&t.paths, &d, "r", "monitor", 5000, &p) else {
+        panic!()
+    };
+    assert_eq!(inv.args, ["--hostname", "h1", "--port", "80"]);
+    let Prepared::Run(probe) = prepare(&t.paths, &d, "r", "monitor", 0, &p) else {
+        panic!()
+    };
+    assert_eq!(
+        (probe.args.as_slice(), probe.mapping),
+        (&["--version".to_string()][..], Mapping::NagiosProbe)
+    );
+    let Prepared::Finished(stop) = prepare(&t.paths, &d, "r", "stop", 0, &p) else {
+        panic!()
+    };
+    assert_eq!((stop.rc, stop.status), (0, ExecStatus::Done));
+}

@@ -48,6 +48,8 @@ pub struct Config {
     pub node_start_state: Option<String>,
     /// `SBD_WATCHDOG_TIMEOUT` in milliseconds, for `lrmd_check` and `TCP_USER_TIMEOUT`.
     pub sbd_watchdog_timeout_ms: Option<u64>,
+    /// Where agents live.
+    pub agent_paths: crate::agents::Paths,
     /// The settings file actually read, if any.
     pub sysconfig: Option<PathBuf>,
 }
@@ -276,6 +278,32 @@ impl Config {
                 }
             });
 
+        let mut agent_paths = crate::agents::Paths::default();
+        let path_setting = |name: &str| {
+            sources
+                .lookup(&format!("{OWN_PREFIX}{name}"))
+                .map(|f| f.value)
+        };
+        if let Some(v) = path_setting("ocf_root") {
+            agent_paths.ocf_root = PathBuf::from(v);
+        }
+        if let Some(v) = path_setting("ocf_ra_path") {
+            agent_paths.ocf_ra_path = v
+                .split(':')
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+        if let Some(v) = path_setting("lsb_dir") {
+            agent_paths.lsb_dir = PathBuf::from(v);
+        }
+        if let Some(v) = path_setting("nagios_dir") {
+            agent_paths.nagios_dir = PathBuf::from(v);
+        }
+        if let Some(v) = path_setting("secrets_dir") {
+            agent_paths.secrets_dir = PathBuf::from(v);
+        }
+
         let config = Config {
             address,
             port,
@@ -285,6 +313,7 @@ impl Config {
             allow_psk_ke,
             node_start_state,
             sbd_watchdog_timeout_ms,
+            agent_paths,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
         };
         Ok((config, warnings))
@@ -579,6 +608,18 @@ mod tests {
         )
         .unwrap();
         assert!(c.log.debug);
+    }
+
+    #[test]
+    fn agent_paths_can_be_moved() {
+        let file = "PCMK_remoted_ocf_ra_path=/a:/b\nPCMK_remoted_lsb_dir=/etc/rc.d\n";
+        let (c, _) = load_with(&Cli::default(), &[], file).unwrap();
+        assert_eq!(
+            c.agent_paths.ocf_ra_path,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(c.agent_paths.lsb_dir, PathBuf::from("/etc/rc.d"));
+        assert_eq!(c.agent_paths.ocf_root, PathBuf::from("/usr/lib/ocf"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::time::Instant;
 use log::{debug, info, warn};
 
 use super::clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use crate::agents::Invocation;
+use crate::executor::{Executor, Now, OpId};
 use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
 use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;
@@ -31,6 +33,29 @@ pub enum Action {
     },
     /// Stop accepting new connections (draining for shutdown).
     StopListening,
+    /// Start an agent for the executor.
+    Spawn {
+        /// The operation it runs for.
+        op: OpId,
+        /// What to run.
+        invocation: Invocation,
+    },
+    /// Send SIGKILL to an agent (and its process group, unless `group` is false).
+    Kill {
+        /// Its pid.
+        pid: u32,
+        /// The whole group.
+        group: bool,
+    },
+    /// Start an alert agent; its end is only logged.
+    SpawnAlert {
+        /// The alert's id, for the log.
+        id: String,
+        /// What to run.
+        invocation: Invocation,
+        /// Timeout in ms; 0 for none.
+        timeout_ms: u32,
+    },
     /// End the process with this status.
     Exit {
         /// Exit status.
@@ -58,6 +83,8 @@ pub struct DispatchSettings {
     pub node_start_state: Option<String>,
     /// `SBD_WATCHDOG_TIMEOUT` in ms.
     pub sbd_timeout_ms: Option<u64>,
+    /// Alert agents running at once.
+    pub max_alerts: usize,
 }
 
 /// The protocol core shared by every connection.
@@ -68,11 +95,15 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     lifecycle: Lifecycle,
     sbd_probe: Box<dyn Fn() -> bool>,
+    executor: Executor,
+    #[cfg_attr(not(feature = "alerts"), allow(dead_code))]
+    alert_sequence: u64,
+    alerts_running: usize,
 }
 
 impl Dispatcher {
     /// A dispatcher with no clients; `started` is the daemon's start, for `uptime`.
-    pub fn new(settings: DispatchSettings, started: Instant) -> Self {
+    pub fn new(settings: DispatchSettings, executor: Executor, started: Instant) -> Self {
         Dispatcher {
             clients: Clients::default(),
             next_call_id: 0,
@@ -80,6 +111,9 @@ impl Dispatcher {
             settings,
             lifecycle: Lifecycle::Serving,
             sbd_probe: Box::new(watchdog::sbd_running),
+            executor,
+            alert_sequence: 0,
+            alerts_running: 0,
         }
     }
 
@@ -107,11 +141,15 @@ impl Dispatcher {
         self.clients.add(conn, id, peer);
     }
 
-    /// A client went away, for whatever reason.
-    pub fn disconnected(&mut self, conn: ConnId) -> Vec<Action> {
+    /// A client went away, for whatever reason. When no cluster client is left, recurring
+    /// operations of resources registered with "drop recurring" are cancelled (protocol.md 13).
+    pub fn disconnected(&mut self, conn: ConnId, now: Now) -> Vec<Action> {
         let Some(client) = self.clients.remove(conn) else {
             return Vec::new();
         };
+        if !client.diagnostic && self.clients.listeners().next().is_none() {
+            self.executor.clients_gone(now);
+        }
         info!(
             "{conn} ({}) disconnected{}",
             client.name.as_deref().unwrap_or("unnamed"),
@@ -122,6 +160,7 @@ impl Dispatcher {
             }
         );
         let mut out = Vec::new();
+        self.drain_executor(&mut out);
         if self.lifecycle == Lifecycle::Draining && self.clients.providers().next().is_none() {
             self.lifecycle = Lifecycle::Stopped;
             out.push(Action::Exit {
@@ -159,7 +198,7 @@ impl Dispatcher {
     }
 
     /// One request from `conn`.
-    pub fn handle(&mut self, conn: ConnId, req: Request, _now: Instant) -> Vec<Action> {
+    pub fn handle(&mut self, conn: ConnId, req: Request, now: Now) -> Vec<Action> {
         let call_id = self.next_call_id();
         let mut out = Vec::new();
         self.note_sender(conn, &req, &mut out);
@@ -204,19 +243,20 @@ impl Dispatcher {
                     ),
                 ));
             }
-            // Resource and alert operations arrive with the executor; until then they get
-            // the original's "operation not supported" answer.
-            _ => {
-                warn!("{conn} {}: not supported by this build yet", req.op_name());
-                out.push(send(
-                    conn,
-                    addressed_reply(
-                        reply::reply(origin::MESSAGE, rc::EOPNOTSUPP, call_id),
-                        req.msg_id,
-                    ),
-                ));
-            }
+            Op::AlertExec(spec) => self.alert_exec(conn, req.msg_id, call_id, spec, &mut out),
+            resource_op => self.resource_op(
+                conn,
+                req.msg_id,
+                call_id,
+                req.call_options,
+                resource_op,
+                now,
+                &mut out,
+            ),
         }
+        // Whatever became due (an exec just queued, say) starts after the reply is queued.
+        self.executor.poll(now);
+        self.drain_executor(&mut out);
         out
     }
 
@@ -376,14 +416,14 @@ impl Dispatcher {
     }
 }
 
-fn send(to: ConnId, message: Element) -> Action {
+pub(super) fn send(to: ConnId, message: Element) -> Action {
     Action::Send {
         to,
         payload: serialize(&message),
     }
 }
 
-fn serialize(message: &Element) -> Rc<Vec<u8>> {
+pub(super) fn serialize(message: &Element) -> Rc<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
     crate::proto::xml::write(message, &mut out);
     Rc::new(out)
@@ -407,5 +447,6 @@ pub fn version_at_least(have: &str, need: &str) -> bool {
     }
 }
 
+mod resources;
 #[cfg(test)]
 mod tests;

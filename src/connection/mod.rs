@@ -10,25 +10,32 @@ pub mod clients;
 pub mod dispatch;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use futures_lite::future;
 use log::{debug, info, trace, warn};
 
+use crate::agents::Invocation;
+use crate::executor::{Now, OpId};
 use crate::limits::Limits;
 use crate::mailbox::Mailbox;
+use crate::process::{self, Reaper};
 use crate::proto::{xml, Request};
 use crate::transport::explain;
 use crate::transport::tls::{self, TlsStream};
 use crate::wire::{self, Deframer};
 pub use clients::ConnId;
 use dispatch::{Action, Dispatcher};
+
+/// Extra time alerts get to finish at exit, beyond their own timeout (the original's 5 s).
+const ALERT_DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// Events for the daemon loop that connections and the dispatcher raise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +55,13 @@ pub enum Control {
 pub struct Hub {
     /// The protocol core.
     pub dispatcher: RefCell<Dispatcher>,
+    /// Children we started and not yet reaped; SIGCHLD polls it.
+    pub reaper: Rc<Reaper>,
+    /// Wakes the executor's timer task when something may have changed its next deadline.
+    pub kick: Mailbox<()>,
+    ex: Rc<LocalExecutor<'static>>,
+    alerts: Cell<usize>,
+    alert_drain_until: Cell<Option<Instant>>,
     outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
     /// Events for the daemon loop.
     pub control: Mailbox<Control>,
@@ -62,15 +76,21 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub around `dispatcher`.
+    /// A hub around `dispatcher`; tasks it starts (agents) run on `ex`.
     pub fn new(
         dispatcher: Dispatcher,
         limits: Limits,
         tls: Arc<tls::ServerConfig>,
         user_timeout_ms: Option<u32>,
+        ex: Rc<LocalExecutor<'static>>,
     ) -> Rc<Hub> {
         Rc::new(Hub {
             dispatcher: RefCell::new(dispatcher),
+            reaper: Reaper::new(),
+            kick: Mailbox::new(1),
+            ex,
+            alerts: Cell::new(0),
+            alert_drain_until: Cell::new(None),
             outboxes: RefCell::new(HashMap::new()),
             control: Mailbox::new(usize::MAX),
             limits,
@@ -86,34 +106,160 @@ impl Hub {
         self.open.get()
     }
 
-    /// Carries out the dispatcher's actions. Never holds a borrow across an await.
-    pub fn perform(&self, actions: Vec<Action>) {
-        for action in actions {
+    /// Carries out the dispatcher's actions, and those they lead to, in order. Never holds a
+    /// borrow across an await.
+    pub fn perform(self: &Rc<Self>, actions: Vec<Action>) {
+        let mut queue: VecDeque<Action> = actions.into();
+        // Each action is handled once; spawn failures add at most the actions of finishing
+        // that operation, so the queue drains.
+        while let Some(action) = queue.pop_front() {
             match action {
-                Action::Send { to, payload } => {
-                    let outbox = self.outboxes.borrow().get(&to).cloned();
-                    let Some(outbox) = outbox else {
-                        debug!("{to} is gone; message dropped");
-                        continue;
-                    };
-                    let weight = payload.len() + wire::HEADER_LEN;
-                    if let Err(full) = outbox.push(payload, weight) {
-                        warn!(
-                            "{to} is not reading: {} bytes queued, limit {} (max_outbound_bytes); disconnecting it",
-                            full.queued, full.max
-                        );
-                        // Later messages for it are dropped quietly; its task sees the close
-                        // even while blocked in a write, and ends.
-                        self.outboxes.borrow_mut().remove(&to);
-                        outbox.close();
-                    }
-                }
+                Action::Send { to, payload } => self.queue_for(to, payload),
                 Action::StopListening => {
                     let _ = self.control.push(Control::StopListening, 1);
                 }
                 Action::Exit { code, why } => {
                     let _ = self.control.push(Control::Exit { code, why }, 1);
                 }
+                Action::Spawn { op, invocation } => {
+                    queue.extend(self.spawn_agent(op, &invocation));
+                }
+                Action::SpawnAlert {
+                    id,
+                    invocation,
+                    timeout_ms,
+                } => self.spawn_alert(id, &invocation, timeout_ms),
+                Action::Kill { pid, group } => {
+                    let sent = if group {
+                        crate::sys::process::kill_group(pid, libc::SIGKILL)
+                    } else {
+                        crate::sys::process::kill_one(pid, libc::SIGKILL)
+                    };
+                    if let Err(e) = sent {
+                        debug!("kill {}{pid}: {e}", if group { "-" } else { "" });
+                    }
+                }
+            }
+        }
+        let _ = self.kick.push((), 1);
+    }
+
+    fn queue_for(&self, to: ConnId, payload: Rc<Vec<u8>>) {
+        let outbox = self.outboxes.borrow().get(&to).cloned();
+        let Some(outbox) = outbox else {
+            debug!("{to} is gone; message dropped");
+            return;
+        };
+        let weight = payload.len() + wire::HEADER_LEN;
+        if let Err(full) = outbox.push(payload, weight) {
+            warn!(
+                "{to} is not reading: {} bytes queued, limit {} (max_outbound_bytes); disconnecting it",
+                full.queued, full.max
+            );
+            // Later messages for it are dropped quietly; its task sees the close even while
+            // blocked in a write, and ends.
+            self.outboxes.borrow_mut().remove(&to);
+            outbox.close();
+        }
+    }
+
+    /// Starts an alert agent and a task that enforces its timeout and logs how it ended.
+    fn spawn_alert(self: &Rc<Self>, id: String, invocation: &Invocation, timeout_ms: u32) {
+        let (pid, finished) =
+            match process::spawn(&self.reaper, invocation, self.limits.max_output_bytes) {
+                Ok(started) => started,
+                Err(e) => {
+                    // The original has already answered 0 at this point too; it only logs.
+                    warn!(
+                        "could not send alert {id}: cannot run {}: {e}",
+                        invocation.program.display()
+                    );
+                    self.dispatcher.borrow_mut().alert_finished();
+                    return;
+                }
+            };
+        let grace = Duration::from_millis(u64::from(timeout_ms)) + ALERT_DRAIN_GRACE;
+        let until = Instant::now() + grace;
+        self.alerts.set(self.alerts.get() + 1);
+        self.alert_drain_until.set(Some(
+            self.alert_drain_until.get().map_or(until, |u| u.max(until)),
+        ));
+        let hub = self.clone();
+        self.ex
+            .spawn(async move {
+                let limit = async {
+                    if timeout_ms == 0 {
+                        future::pending::<()>().await;
+                    }
+                    Timer::after(Duration::from_millis(u64::from(timeout_ms))).await;
+                };
+                let mut finished = std::pin::pin!(finished);
+                let done = future::or(async { Some((&mut finished).await) }, async {
+                    limit.await;
+                    None
+                })
+                .await;
+                let done = match done {
+                    Some(d) => d,
+                    None => {
+                        let _ = crate::sys::process::kill_group(pid, libc::SIGKILL);
+                        warn!(
+                            "could not send alert {id}: Alert agent did not complete within {}",
+                            crate::executor::result::readable_interval(timeout_ms)
+                        );
+                        finished.await
+                    }
+                };
+                match done.exit {
+                    process::ChildExit::Code(0) => debug!("alert {id} [{pid}] completed"),
+                    process::ChildExit::Code(n) => {
+                        info!("alert {id} [{pid}] completed but exited with status {n}")
+                    }
+                    process::ChildExit::Signal(s) => {
+                        info!("alert {id} [{pid}] ended by signal {s}")
+                    }
+                }
+                hub.alerts.set(hub.alerts.get().saturating_sub(1));
+                hub.dispatcher.borrow_mut().alert_finished();
+            })
+            .detach();
+    }
+
+    /// Waits for running alert agents, as the original does at exit: up to the longest alert
+    /// timeout plus 5 s.
+    pub async fn drain_alerts(&self) {
+        let Some(until) = self.alert_drain_until.get() else {
+            return;
+        };
+        // Bounded by `until`.
+        while self.alerts.get() > 0 && Instant::now() < until {
+            Timer::after(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts an agent and a task that reports its end; returns the dispatcher's actions.
+    fn spawn_agent(self: &Rc<Self>, op: OpId, invocation: &Invocation) -> Vec<Action> {
+        match process::spawn(&self.reaper, invocation, self.limits.max_output_bytes) {
+            Ok((pid, finished)) => {
+                debug!("{op} runs {} as pid {pid}", invocation.program.display());
+                let hub = self.clone();
+                self.ex
+                    .spawn(async move {
+                        let finished = finished.await;
+                        let actions =
+                            hub.dispatcher
+                                .borrow_mut()
+                                .child_finished(op, finished, now());
+                        hub.perform(actions);
+                    })
+                    .detach();
+                self.dispatcher.borrow_mut().child_spawned(op, pid)
+            }
+            Err(e) => {
+                warn!("{op}: cannot run {}: {e}", invocation.program.display());
+                self.dispatcher
+                    .borrow_mut()
+                    .child_spawn_failed(op, &e, now())
             }
         }
     }
@@ -204,7 +350,7 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: 
         Ok(why) => info!("{conn} from {peer}: {why}"),
         Err(e) => warn!("{conn} from {peer}: {e}; closing"),
     }
-    let actions = hub.dispatcher.borrow_mut().disconnected(conn);
+    let actions = hub.dispatcher.borrow_mut().disconnected(conn, now());
     hub.perform(actions);
     // Answer with our own close_notify, as the original does; a dead peer costs at most this.
     let _ = future::or(async { stream.close().await.ok() }, async {
@@ -216,7 +362,7 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: 
 
 /// Reads requests and writes queued messages until the peer leaves or misbehaves.
 async fn session(
-    hub: &Hub,
+    hub: &Rc<Hub>,
     conn: ConnId,
     stream: &mut TlsStream<&Async<TcpStream>>,
     tcp: &Async<TcpStream>,
@@ -269,10 +415,7 @@ async fn session(
                         let root = xml::parse(&frame.payload, &xml_limits)
                             .map_err(|e| format!("invalid XML in message: {e}"))?;
                         let request = Request::from_xml(&root);
-                        let actions =
-                            hub.dispatcher
-                                .borrow_mut()
-                                .handle(conn, request, Instant::now());
+                        let actions = hub.dispatcher.borrow_mut().handle(conn, request, now());
                         hub.perform(actions);
                     }
                 }
@@ -315,6 +458,14 @@ async fn write_frame(
         End::Aborted => Err(String::from(
             "disconnected by the daemon while a write was blocked",
         )),
+    }
+}
+
+/// The executor's clock reading: monotonic for durations, epoch seconds for timestamps.
+pub fn now() -> Now {
+    Now {
+        mono: Instant::now(),
+        epoch: crate::sys::time::epoch_seconds(),
     }
 }
 

@@ -17,7 +17,7 @@ use log::{debug, info, warn};
 
 use crate::agents;
 use crate::connection::clients::ConnId;
-use crate::process::Finished;
+use crate::process::{ChildExit, Finished};
 use crate::proto::names::{callopt, rc};
 use crate::proto::request::ExecSpec;
 use operation::{Ending, Operation, Run, State};
@@ -129,9 +129,9 @@ impl Executor {
         let (Some(id), Some(def)) = (id.filter(|i| !i.is_empty()), def) else {
             return rc::EINVAL;
         };
-        if let Some(existing) = self.resources.get_mut(id) {
-            if existing.def == def {
-                existing.register_options = options;
+        if let Some(existing) = self.resources.get(id) {
+            // The same agent again is ignored (its stored options stay as they were).
+            if existing.def.same_agent(&def) {
                 return rc::OK;
             }
             info!("rsc={id} changes agent to {}; replacing it", describe(&def));
@@ -176,10 +176,12 @@ impl Executor {
         if let Some(running) = rsc.running {
             if let Some(o) = self.ops.get_mut(&running) {
                 o.rsc_deleted = true;
+                // A one-shot op, or the first run of a recurring one, counts as "in progress".
+                if !o.is_recurring() || o.first_run.is_some() {
+                    answer = rc::EINPROGRESS;
+                }
                 if o.is_recurring() {
                     self.kill(running, Ending::Cancelled);
-                } else {
-                    answer = rc::EINPROGRESS;
                 }
             }
         }
@@ -239,7 +241,7 @@ impl Executor {
                 op.action
             );
             let result = OpResult::made_up(ocf::UNKNOWN_ERROR, ExecStatus::Error, why);
-            if let Some(event) = op.conclude(result, 0, now) {
+            if let Some(event) = op.conclude(result, 0, false, now) {
                 self.effects.push(Effect::Notify {
                     audience: audience(&op),
                     event,
@@ -370,8 +372,10 @@ impl Executor {
         }
     }
 
-    /// When [`poll`](Self::poll) next has something to do, if ever.
-    pub fn next_wakeup(&self) -> Option<Instant> {
+    /// When [`poll`](Self::poll) next has something to do, if ever: the earliest start delay,
+    /// recurring interval or deadline after `now`. Operations already due but held by a busy
+    /// resource or the children bound start when a run finishes, not on a timer.
+    pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
         self.ops
             .values()
             .filter_map(|o| match &o.state {
@@ -384,6 +388,7 @@ impl Executor {
                 }) => Some(*d),
                 State::Running(_) => None,
             })
+            .filter(|t| *t > now)
             .min()
     }
 
@@ -411,7 +416,7 @@ impl Executor {
             _ => agents::Mapping::Ocf,
         };
         let result = agents::spawn_failure(mapping, error);
-        self.finish_run(op, result, now);
+        self.finish_run(op, result, true, now);
         self.poll(now);
     }
 
@@ -426,21 +431,29 @@ impl Executor {
         else {
             return;
         };
-        let result = match run.ending {
-            Some(Ending::TimedOut) => OpResult::made_up(
-                ocf::UNKNOWN_ERROR,
-                ExecStatus::Timeout,
-                timeout_reason(*timeout_ms),
-            ),
-            Some(Ending::Cancelled) => OpResult {
+        let result = match (run.ending, finished.exit) {
+            // A run that ended on its own before the kill landed keeps its result.
+            (Some(Ending::TimedOut), ChildExit::Signal(_)) => OpResult {
+                output: agents::output_of(&finished),
+                ..OpResult::made_up(
+                    ocf::UNKNOWN_ERROR,
+                    ExecStatus::Timeout,
+                    timeout_reason(*timeout_ms),
+                )
+            },
+            (Some(Ending::Cancelled), ChildExit::Signal(_)) => OpResult {
                 rc: ocf::OK,
                 status: ExecStatus::Cancelled,
                 exit_reason: None,
-                output: None,
+                output: agents::output_of(&finished),
             },
-            None => agents::interpret(run.mapping, &finished),
+            (Some(Ending::Cancelled), _) => OpResult {
+                status: ExecStatus::Cancelled,
+                ..agents::interpret(run.mapping, &finished)
+            },
+            (_, _) => agents::interpret(run.mapping, &finished),
         };
-        self.finish_run(op, result, now);
+        self.finish_run(op, result, true, now);
         self.poll(now);
     }
 }

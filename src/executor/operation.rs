@@ -141,13 +141,21 @@ impl Operation {
         Duration::from_millis(u64::from(self.interval_ms))
     }
 
-    /// Records `result` (rc change time) and builds its notification, or `None` when "notify
-    /// changes only" suppresses it. Cancellations are always notified.
-    pub fn conclude(&mut self, result: OpResult, exec_time_ms: u64, now: Now) -> Option<ExecEvent> {
-        if result.status != ExecStatus::Cancelled && result.rc != self.last_rc {
-            self.rcchange_time = now.epoch;
-        }
-        if result.status != ExecStatus::Cancelled {
+    /// Records `result` and builds its notification, or `None` when "notify changes only"
+    /// suppresses it. Cancellations are always notified. Only results of an agent that ran
+    /// (`ran`) move the rc change time, as in the original, where results known before any
+    /// process starts (agent missing, class unknown) skip that bookkeeping.
+    pub fn conclude(
+        &mut self,
+        result: OpResult,
+        exec_time_ms: u64,
+        ran: bool,
+        now: Now,
+    ) -> Option<ExecEvent> {
+        if ran && result.status != ExecStatus::Cancelled {
+            if result.rc != self.last_rc {
+                self.rcchange_time = now.epoch;
+            }
             self.last_rc = result.rc;
         }
         let pair = (result.rc, result.status);

@@ -19,6 +19,21 @@ pub struct Definition {
     pub agent: String,
 }
 
+impl Definition {
+    /// Whether `other` names the same agent: class, provider and type compared ignoring
+    /// case, an absent provider equal only to an absent one (as the original compares).
+    pub fn same_agent(&self, other: &Definition) -> bool {
+        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        eq(&self.class, &other.class)
+            && eq(&self.agent, &other.agent)
+            && match (&self.provider, &other.provider) {
+                (Some(a), Some(b)) => eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
 /// One registered resource.
 #[derive(Debug, Clone)]
 pub struct Resource {

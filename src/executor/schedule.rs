@@ -13,9 +13,8 @@ use crate::proto::request::ExecSpec;
 
 impl Executor {
     /// Starts the next operation of `rsc_id` if it is idle and one is due; returns whether one
-    /// was started. Due are: the head of the queue once its start delay is over (it holds up
-    /// the rest of the queue), and recurring operations whose interval has passed. The one
-    /// that became due first goes first.
+    /// was started. Due are: recurring operations whose interval has passed (earliest first),
+    /// then the head of the queue once its start delay is over (it holds up the rest).
     pub(super) fn dispatch_next(&mut self, rsc_id: &str, now: Now) -> bool {
         let Some(rsc) = self.resources.get(rsc_id) else {
             return false;
@@ -38,10 +37,11 @@ impl Executor {
                 _ => None,
             })
             .min_by_key(|c| c.0);
+        // A recurring run that came due while the resource was busy goes before the queue,
+        // as the original's services layer starts its blocked runs first.
         let (_, op, from_queue) = match (queued, recurring) {
-            (Some(q), Some(r)) if r.0 < q.0 => r,
-            (Some(q), _) => q,
-            (None, Some(r)) => r,
+            (_, Some(r)) => r,
+            (Some(q), None) => q,
             (None, None) => return false,
         };
         self.start(rsc_id, op, from_queue, now);
@@ -99,13 +99,13 @@ impl Executor {
                 self.children += 1;
                 self.effects.push(Effect::Spawn { op: id, invocation });
             }
-            Prepared::Finished(result) => self.finish_run(id, result, now),
+            Prepared::Finished(result) => self.finish_run(id, result, false, now),
         }
     }
 
     /// Reports a finished run, then re-arms a recurring operation for `interval` after now, or
     /// forgets the operation.
-    pub(super) fn finish_run(&mut self, id: OpId, result: OpResult, now: Now) {
+    pub(super) fn finish_run(&mut self, id: OpId, result: OpResult, ran: bool, now: Now) {
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
@@ -114,7 +114,7 @@ impl Executor {
             _ => 0,
         };
         let status = result.status;
-        let event = op.conclude(result, exec_ms, now);
+        let event = op.conclude(result, exec_ms, ran, now);
         let keep = op.is_recurring() && status != ExecStatus::Cancelled && !op.rsc_deleted;
         if keep {
             op.state = State::Waiting {
@@ -161,7 +161,7 @@ impl Executor {
             exit_reason: None,
             output: None,
         };
-        self.finish_run(id, result, now);
+        self.finish_run(id, result, false, now);
     }
 
     /// Asks for a running operation to be killed; its end is reported when the child is reaped.
@@ -245,9 +245,9 @@ impl Executor {
             .chain(rsc.recurring.iter())
             .copied()
             .find(|id| {
-                self.ops
-                    .get(id)
-                    .is_some_and(|o| o.action == action && o.interval_ms == spec.interval_ms)
+                self.ops.get(id).is_some_and(|o| {
+                    o.action.eq_ignore_ascii_case(action) && o.interval_ms == spec.interval_ms
+                })
             });
         let Some(op) = found.and_then(|id| self.ops.get_mut(&id)) else {
             return false;
@@ -262,7 +262,6 @@ impl Executor {
         if let State::Waiting { due } = &mut op.state {
             *due = now.mono;
         }
-        self.poll(now);
         true
     }
 

@@ -4,7 +4,24 @@ use super::*;
 use crate::proto::xml;
 
 fn dispatcher() -> Dispatcher {
-    Dispatcher::new(DispatchSettings::default(), Instant::now()).with_sbd_probe(Box::new(|| false))
+    let executor = Executor::new(
+        crate::executor::ExecLimits {
+            max_resources: 8,
+            max_queued_operations: 8,
+            max_recurring_operations: 8,
+            max_children: 8,
+        },
+        crate::agents::Paths::default(),
+    );
+    Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
+        .with_sbd_probe(Box::new(|| false))
+}
+
+fn now() -> Now {
+    Now {
+        mono: Instant::now(),
+        epoch: 1_700_000_000,
+    }
 }
 
 fn request(text: &str) -> Request {
@@ -29,7 +46,7 @@ const POKE: &str = r#"<lrmd_command __name__="lrmd_command" t="lrmd" lrmd_op="lr
 
 fn signed_on(d: &mut Dispatcher, conn: u64, text: &str) -> Vec<(u64, String)> {
     d.connected(ConnId(conn), "peer".into(), [conn as u8; 16]);
-    sent(&d.handle(ConnId(conn), request(text), Instant::now()))
+    sent(&d.handle(ConnId(conn), request(text), now()))
 }
 
 #[test]
@@ -86,7 +103,7 @@ fn poke_is_answered_then_notified_to_every_named_client() {
     let mut d = dispatcher();
     signed_on(&mut d, 1, REGISTER);
     signed_on(&mut d, 2, REGISTER);
-    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    let out = sent(&d.handle(ConnId(2), request(POKE), now()));
     assert_eq!(out.len(), 3);
     assert_eq!(out[0].0, 2);
     assert!(out[0].1.starts_with(r#"<lrmd_reply lrmd_origin="process_lrmd_message" lrmd_rc="0" lrmd_callid="3" lrmd_remote_msg_id="70""#), "{}", out[0].1);
@@ -108,7 +125,7 @@ fn a_new_client_is_announced_to_the_others_on_its_first_request() {
     );
     assert_eq!(out[1].0, 2);
     // Only once per connection.
-    let again = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    let again = sent(&d.handle(ConnId(2), request(POKE), now()));
     assert!(again.iter().all(|(_, t)| !t.contains("new_client")));
 }
 
@@ -122,10 +139,10 @@ fn a_check_session_is_never_announced_and_never_notifies() {
     let out = signed_on(&mut d, 2, &check);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].0, 2);
-    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    let out = sent(&d.handle(ConnId(2), request(POKE), now()));
     assert_eq!(out.len(), 1, "{out:?}");
     // And it hears nothing of the cluster's pokes.
-    let out = sent(&d.handle(ConnId(1), request(POKE), Instant::now()));
+    let out = sent(&d.handle(ConnId(1), request(POKE), now()));
     assert!(out.iter().all(|(to, _)| *to == 1), "{out:?}");
 }
 
@@ -134,7 +151,7 @@ fn unnamed_clients_hear_nothing() {
     let mut d = dispatcher();
     d.connected(ConnId(1), "p".into(), [1; 16]);
     signed_on(&mut d, 2, REGISTER);
-    let out = sent(&d.handle(ConnId(2), request(POKE), Instant::now()));
+    let out = sent(&d.handle(ConnId(2), request(POKE), now()));
     assert!(out.iter().all(|(to, _)| *to == 2));
 }
 
@@ -143,10 +160,8 @@ fn lrmd_check_is_never_answered_but_uses_a_call_id() {
     let mut d = dispatcher();
     signed_on(&mut d, 1, REGISTER);
     let check = r#"<lrmd_command t="lrmd" lrmd_op="lrmd_check" lrmd_remote_msg_id="77" lrmd_remote_msg_type="request"><lrmd_calldata><lrmd_op/></lrmd_calldata></lrmd_command>"#;
-    assert!(d
-        .handle(ConnId(1), request(check), Instant::now())
-        .is_empty());
-    let out = sent(&d.handle(ConnId(1), request(POKE), Instant::now()));
+    assert!(d.handle(ConnId(1), request(check), now()).is_empty());
+    let out = sent(&d.handle(ConnId(1), request(POKE), now()));
     assert!(out[0].1.contains(r#"lrmd_callid="3""#), "{}", out[0].1);
 }
 
@@ -155,7 +170,7 @@ fn lrmd_check_with_a_watchdog_and_no_sbd_exits_100() {
     let mut d = dispatcher();
     signed_on(&mut d, 1, REGISTER);
     let check = r#"<lrmd_command lrmd_op="lrmd_check" lrmd_remote_msg_id="77"><lrmd_calldata><lrmd_op lrmd_watchdog="10s"/></lrmd_calldata></lrmd_command>"#;
-    let out = d.handle(ConnId(1), request(check), Instant::now());
+    let out = d.handle(ConnId(1), request(check), now());
     assert!(
         matches!(&out[..], [Action::Exit { code: 100, .. }]),
         "{out:?}"
@@ -169,7 +184,7 @@ fn unknown_operations_get_eopnotsupp() {
     let out = sent(&d.handle(
         ConnId(1),
         request(r#"<lrmd_command lrmd_op="bogus" lrmd_remote_msg_id="9"/>"#),
-        Instant::now(),
+        now(),
     ));
     assert_eq!(out.len(), 1);
     assert!(
@@ -210,10 +225,10 @@ fn shutdown_with_a_cluster_drains_until_it_disconnects() {
         "a second SIGTERM only logs"
     );
     let ack = r#"<lrmd_ipc_proxy lrmd_ipc_op="shutdown_ack" lrmd_op="ipc_fwd" lrmd_remote_msg_id="277" lrmd_remote_msg_type="request"/>"#;
-    let out = d.handle(ConnId(1), request(ack), Instant::now());
+    let out = d.handle(ConnId(1), request(ack), now());
     assert!(sent(&out)[0].1.contains(r#"lrmd_rc="0""#));
     assert!(!out.iter().any(|a| matches!(a, Action::Exit { .. })));
-    let out = d.disconnected(ConnId(1));
+    let out = d.disconnected(ConnId(1), now());
     assert!(
         matches!(&out[..], [Action::Exit { code: 0, .. }]),
         "{out:?}"
@@ -227,7 +242,7 @@ fn shutdown_nack_exits_at_once() {
     d.shutdown_requested();
     let nack =
         r#"<lrmd_ipc_proxy lrmd_ipc_op="shutdown_nack" lrmd_op="ipc_fwd" lrmd_remote_msg_id="5"/>"#;
-    let out = d.handle(ConnId(1), request(nack), Instant::now());
+    let out = d.handle(ConnId(1), request(nack), now());
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Exit { code: 0, .. })));

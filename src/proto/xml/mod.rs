@@ -15,7 +15,7 @@ mod tests;
 use std::fmt;
 
 pub use self::reader::parse;
-pub use self::writer::write;
+pub use self::writer::{write, write_with, Style};
 
 /// One XML element with its attributes in document order.
 ///

@@ -26,18 +26,34 @@ use super::{is_name_char, is_name_start, repeated_names, Element, Node};
 /// character replaced by `_` (an empty name becomes `_`). An attribute whose name repeats an
 /// earlier one is left out, as [`Element::attr`] would never see it.
 pub fn write(el: &Element, out: &mut Vec<u8>) {
+    write_with(el, Style::Standard, out);
+}
+
+/// How attribute values carry tab, LF and CR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Character references: lossless, read back exactly by every XML parser.
+    Standard,
+    /// As Pacemaker 2.1.5 writes them: LF as the two characters `\n`, CR as `\r`, tab as
+    /// four spaces. Used for agent results, so a 2.1.5 cluster sees exactly what the
+    /// original daemon would have sent (protocol.md 6.8).
+    Pacemaker215,
+}
+
+/// [`write`] with a choice of [`Style`] for attribute values.
+pub fn write_with(el: &Element, style: Style, out: &mut Vec<u8>) {
     // Open elements and the index of the next child to write.
     let mut stack: Vec<(&Element, usize)> = Vec::new();
-    if open_tag(el, out) {
+    if open_tag(el, style, out) {
         stack.push((el, 0));
     }
     while let Some(top) = stack.last_mut() {
         let (current, index) = *top;
         top.1 += 1;
         match current.children.get(index) {
-            Some(Node::Text(text)) => escape(text, false, out),
+            Some(Node::Text(text)) => escape(text, None, out),
             Some(Node::Element(child)) => {
-                if open_tag(child, out) {
+                if open_tag(child, style, out) {
                     stack.push((child, 0));
                 }
             }
@@ -52,7 +68,7 @@ pub fn write(el: &Element, out: &mut Vec<u8>) {
 }
 
 /// Writes `<name attrs` and `/>` or `>`; returns true if children (and an end tag) follow.
-fn open_tag(el: &Element, out: &mut Vec<u8>) -> bool {
+fn open_tag(el: &Element, style: Style, out: &mut Vec<u8>) -> bool {
     out.push(b'<');
     write_name(&el.name, out);
     let skip = repeated_attrs(&el.attrs);
@@ -64,7 +80,7 @@ fn open_tag(el: &Element, out: &mut Vec<u8>) -> bool {
         out.push(b' ');
         write_name(name, out);
         out.extend_from_slice(b"=\"");
-        escape(value, true, out);
+        escape(value, Some(style), out);
         out.push(b'"');
     }
     if el.children.is_empty() {
@@ -128,7 +144,10 @@ fn repaired_name(name: &str) -> impl Iterator<Item = char> + '_ {
 }
 
 /// Escapes `s` for an attribute value (`in_attr`) or for text; see [`write`] for the rules.
-fn escape(s: &str, in_attr: bool, out: &mut Vec<u8>) {
+/// Escapes text (`attr` is `None`) or an attribute value written in `attr`'s style.
+fn escape(s: &str, attr: Option<Style>, out: &mut Vec<u8>) {
+    let in_attr = attr.is_some();
+    let legacy = attr == Some(Style::Pacemaker215);
     let bytes = s.as_bytes();
     let mut plain = 0;
     let mut i = 0;
@@ -139,6 +158,9 @@ fn escape(s: &str, in_attr: bool, out: &mut Vec<u8>) {
             b'<' => (b"&lt;", 1),
             b'>' => (b"&gt;", 1),
             b'"' if in_attr => (b"&quot;", 1),
+            b'\t' if legacy => (b"    ", 1),
+            b'\n' if legacy => (b"\\n", 1),
+            b'\r' if legacy => (b"\\r", 1),
             b'\t' if in_attr => (b"&#9;", 1),
             b'\n' if in_attr => (b"&#10;", 1),
             b'\r' => (b"&#13;", 1),
