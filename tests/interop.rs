@@ -56,18 +56,32 @@ fn skip_or_fail(what: &str) -> bool {
 
 /// Runs a script with a hard deadline; its output goes to a file that is printed on failure.
 fn run_script(script: &str, args: &[&str], limit: Duration) -> String {
+    run_script_split(script, args, limit, None)
+}
+
+/// [`run_script`], with stdout kept apart in `stdout_to` when given.
+fn run_script_split(
+    script: &str,
+    args: &[&str],
+    limit: Duration,
+    stdout_to: Option<&Path>,
+) -> String {
     let log = std::env::temp_dir().join(format!(
         "pcmkr-test-{}-{}.log",
         Path::new(script).file_stem().unwrap().to_string_lossy(),
         std::process::id()
     ));
     let out = std::fs::File::create(&log).unwrap();
+    let stdout = match stdout_to {
+        Some(p) => std::fs::File::create(p).unwrap(),
+        None => out.try_clone().unwrap(),
+    };
     let mut child = Command::new("bash")
         .arg(repo().join("tests/interop").join(script))
         .args(args)
         .current_dir(repo())
         .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
+        .stdout(stdout)
         .stderr(out)
         .spawn()
         .expect("start script");
@@ -153,4 +167,54 @@ fn real_cluster_sees_our_node_online_and_back_after_a_kill() {
     ] {
         assert!(out.contains(step), "missing {step}:\n{out}");
     }
+}
+
+/// The executor's replies and notifications, field by field, against Debian's original for
+/// the same scripted session through Pacemaker's own client library: register, probe, start,
+/// recurring monitor, a failing monitor, cancel, a timeout, a start delay, exit reasons, stop,
+/// unregister, missing agents and unknown classes. Only times may differ.
+#[test]
+fn executor_matches_the_original_field_by_field() {
+    if let Some(m) = missing(&["ip", "gcc", "pkg-config", "jq", "apt-get", "dpkg"]) {
+        if skip_or_fail(&m) {
+            return;
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("pcmkr-golden-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours = dir.join("ours.jsonl");
+    let theirs = dir.join("original.jsonl");
+    let log = run_script_split(
+        "golden-sequence.sh",
+        &[DAEMON],
+        Duration::from_secs(240),
+        Some(&ours),
+    );
+    assert!(log.contains("PASS"), "{log}");
+    let original = run_script("original-daemon.sh", &[], Duration::from_secs(300));
+    let original = original
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let log = run_script_split(
+        "golden-sequence.sh",
+        &[&original],
+        Duration::from_secs(240),
+        Some(&theirs),
+    );
+    assert!(log.contains("PASS"), "{log}");
+    let (o, t) = (ours.display().to_string(), theirs.display().to_string());
+    let verdict = run_script("compare-sessions.sh", &[&t, &o], Duration::from_secs(30));
+    assert!(verdict.contains("sessions match"), "{verdict}");
+    // And against the capture committed with the tests, so a change in both is noticed.
+    let golden = repo().join("tests/interop/golden/original-2.1.5.jsonl");
+    let verdict = run_script(
+        "compare-sessions.sh",
+        &[&golden.display().to_string(), &o],
+        Duration::from_secs(30),
+    );
+    assert!(verdict.contains("sessions match"), "{verdict}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
