@@ -12,6 +12,7 @@ use std::time::Instant;
 use log::{debug, info, warn};
 
 use super::clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use super::sessions::{LocalId, Sessions};
 use crate::agents::Invocation;
 use crate::executor::{Executor, Now, OpId};
 use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
@@ -30,6 +31,9 @@ pub enum Action {
         to: ConnId,
         /// Serialized once and shared by every recipient of a notification.
         payload: Rc<Vec<u8>>,
+        /// It answers the request being handled (local IPC clients get it as the response
+        /// to that request; everything else is an event).
+        reply: bool,
     },
     /// Stop accepting new connections (draining for shutdown).
     StopListening,
@@ -55,6 +59,27 @@ pub enum Action {
         invocation: Invocation,
         /// Timeout in ms; 0 for none.
         timeout_ms: u32,
+    },
+    /// Deliver the response to local IPC request `id`.
+    IpcResponse {
+        /// The local client.
+        local: LocalId,
+        /// The IPC request it answers.
+        id: u32,
+        /// The XML text.
+        payload: Rc<Vec<u8>>,
+    },
+    /// Deliver an event to a local IPC client.
+    IpcEvent {
+        /// The local client.
+        local: LocalId,
+        /// The XML text.
+        payload: Rc<Vec<u8>>,
+    },
+    /// Close a local IPC client.
+    IpcDisconnect {
+        /// The local client.
+        local: LocalId,
     },
     /// End the process with this status.
     Exit {
@@ -99,6 +124,8 @@ pub struct Dispatcher {
     #[cfg_attr(not(feature = "alerts"), allow(dead_code))]
     alert_sequence: u64,
     alerts_running: usize,
+    #[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
+    sessions: Sessions,
 }
 
 impl Dispatcher {
@@ -114,6 +141,7 @@ impl Dispatcher {
             executor,
             alert_sequence: 0,
             alerts_running: 0,
+            sessions: Sessions::default(),
         }
     }
 
@@ -161,6 +189,10 @@ impl Dispatcher {
         );
         let mut out = Vec::new();
         self.drain_executor(&mut out);
+        #[cfg(feature = "ipc-proxy")]
+        if client.is_provider {
+            self.drop_sessions_of(conn, &mut out);
+        }
         if self.lifecycle == Lifecycle::Draining && self.clients.providers().next().is_none() {
             self.lifecycle = Lifecycle::Stopped;
             out.push(Action::Exit {
@@ -295,6 +327,7 @@ impl Dispatcher {
             out.push(Action::Send {
                 to: other,
                 payload: payload.clone(),
+                reply: false,
             });
         }
     }
@@ -385,6 +418,9 @@ impl Dispatcher {
                     why: String::from("the cluster refused to drain this node"),
                 });
             }
+            #[cfg(feature = "ipc-proxy")]
+            _ => self.proxy_to_local(conn, msg, out),
+            #[cfg(not(feature = "ipc-proxy"))]
             other => {
                 // No local IPC sessions exist in this build: tell the cluster to forget the
                 // session, as the original does for a session it does not know.
@@ -411,15 +447,18 @@ impl Dispatcher {
             out.push(Action::Send {
                 to,
                 payload: payload.clone(),
+                reply: false,
             });
         }
     }
 }
 
 pub(super) fn send(to: ConnId, message: Element) -> Action {
+    let reply = message.attr(attr::REMOTE_MSG_TYPE) == Some(crate::proto::names::msg_type::REPLY);
     Action::Send {
         to,
         payload: serialize(&message),
+        reply,
     }
 }
 
@@ -447,6 +486,8 @@ pub fn version_at_least(have: &str, need: &str) -> bool {
     }
 }
 
+#[cfg(feature = "ipc-proxy")]
+pub mod proxy;
 mod resources;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod dispatch;
+pub mod sessions;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -33,6 +34,7 @@ use crate::transport::tls::{self, TlsStream};
 use crate::wire::{self, Deframer};
 pub use clients::ConnId;
 use dispatch::{Action, Dispatcher};
+use sessions::LocalId;
 
 /// Extra time alerts get to finish at exit, beyond their own timeout (the original's 5 s).
 const ALERT_DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -114,7 +116,7 @@ impl Hub {
         // that operation, so the queue drains.
         while let Some(action) = queue.pop_front() {
             match action {
-                Action::Send { to, payload } => self.queue_for(to, payload),
+                Action::Send { to, payload, .. } => self.queue_for(to, payload),
                 Action::StopListening => {
                     let _ = self.control.push(Control::StopListening, 1);
                 }
@@ -129,6 +131,11 @@ impl Hub {
                     invocation,
                     timeout_ms,
                 } => self.spawn_alert(id, &invocation, timeout_ms),
+                Action::IpcResponse { local, id, payload } => {
+                    self.ipc_send(local, Some(id), &payload)
+                }
+                Action::IpcEvent { local, payload } => self.ipc_send(local, None, &payload),
+                Action::IpcDisconnect { local } => self.ipc_disconnect(local),
                 Action::Kill { pid, group } => {
                     let sent = if group {
                         crate::sys::process::kill_group(pid, libc::SIGKILL)
@@ -262,6 +269,16 @@ impl Hub {
                     .child_spawn_failed(op, &e, now())
             }
         }
+    }
+
+    /// Sends to a local IPC client (a response to request `id`, or an event).
+    fn ipc_send(&self, local: LocalId, id: Option<u32>, payload: &[u8]) {
+        let _ = (local, id, payload);
+    }
+
+    /// Closes a local IPC client.
+    fn ipc_disconnect(&self, local: LocalId) {
+        let _ = local;
     }
 
     /// Tells every connection to finish what it has queued and close.

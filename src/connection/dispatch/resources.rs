@@ -234,6 +234,7 @@ impl Dispatcher {
                         out.push(Action::Send {
                             to: conn,
                             payload: payload.clone(),
+                            reply: false,
                         });
                     }
                 }

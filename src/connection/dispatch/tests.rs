@@ -33,7 +33,7 @@ fn sent(actions: &[Action]) -> Vec<(u64, String)> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send { to, payload } => {
+            Action::Send { to, payload, .. } => {
                 Some((to.0, String::from_utf8(payload.to_vec()).unwrap()))
             }
             _ => None,
@@ -246,4 +246,104 @@ fn shutdown_nack_exits_at_once() {
     assert!(out
         .iter()
         .any(|a| matches!(a, Action::Exit { code: 0, .. })));
+}
+
+#[cfg(feature = "ipc-proxy")]
+mod proxy {
+    use super::*;
+    use crate::connection::sessions::LocalId;
+
+    fn element(text: &str) -> Element {
+        xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn local_clients_need_a_cluster_and_never_reach_pacemakerd() {
+        let mut d = dispatcher();
+        assert_eq!(d.ipc_accept("cib_ro"), Err(-121));
+        assert_eq!(d.ipc_accept("lrmd"), Ok(()));
+        signed_on(&mut d, 1, REGISTER);
+        assert_eq!(d.ipc_accept("cib_ro"), Ok(()));
+        assert_eq!(d.ipc_accept("pacemakerd"), Err(-121));
+    }
+
+    #[test]
+    fn a_session_is_announced_relayed_answered_and_destroyed() {
+        let mut d = dispatcher();
+        signed_on(&mut d, 1, REGISTER);
+        signed_on(&mut d, 2, REGISTER);
+        let out = sent(&d.ipc_connected(LocalId(7), "cib_shm", 4242, "root", [0xab; 16]));
+        let session = "abababab-abab-4bab-abab-abababababab";
+        assert_eq!(
+            out,
+            [(
+                2,
+                format!(
+                    r#"<lrmd_ipc_proxy lrmd_ipc_op="new" lrmd_ipc_server="cib_rw" lrmd_ipc_session="{session}" lrmd_remote_msg_id="0" lrmd_remote_msg_type="notify"/>"#
+                )
+            )],
+            "bound to the newest provider"
+        );
+        let query = element(
+            r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"/>"#,
+        );
+        let out = sent(&d.ipc_request(LocalId(7), 3, 0x200, query));
+        assert_eq!(
+            out[0].1,
+            format!(
+                r#"<lrmd_ipc_proxy lrmd_ipc_op="request" lrmd_ipc_session="{session}" lrmd_ipc_client="proxy-cib_shm-4242-abababab" lrmd_ipc_user="root" lrmd_ipc_msg_id="3" lrmd_ipc_msg_flags="768" lrmd_remote_msg_id="0" lrmd_remote_msg_type="notify"><lrmd_ipc_msg><cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"/></lrmd_ipc_msg></lrmd_ipc_proxy>"#
+            )
+        );
+        let response = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="{session}" lrmd_ipc_msg_id="3" lrmd_op="ipc_fwd" lrmd_remote_msg_id="79" lrmd_remote_msg_type="request"><lrmd_ipc_msg><cib-reply cib_rc="0"/></lrmd_ipc_msg></lrmd_ipc_proxy>"#
+        );
+        let out = d.handle(ConnId(2), request(&response), now());
+        assert!(
+            sent(&out)[0].1.contains(r#"lrmd_rc="0""#),
+            "every ipc_fwd is answered"
+        );
+        assert!(out.iter().any(|a| matches!(a, Action::IpcResponse { local: LocalId(7), id: 3, payload } if payload.as_slice() == br#"<cib-reply cib_rc="0"/>"#)), "{out:?}");
+        let event = response.replace(r#"lrmd_ipc_op="response""#, r#"lrmd_ipc_op="event""#);
+        let out = d.handle(ConnId(2), request(&event), now());
+        assert!(out.iter().any(|a| matches!(
+            a,
+            Action::IpcEvent {
+                local: LocalId(7),
+                ..
+            }
+        )));
+        // The tool leaves: the cluster is told.
+        let out = sent(&d.ipc_closed(LocalId(7)));
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1.contains(r#"lrmd_ipc_op="destroy""#) && out[0].0 == 2);
+        // The cluster's own destroy for it now names an unknown session: answered with destroy.
+        let destroy = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="destroy" lrmd_ipc_session="{session}" lrmd_op="ipc_fwd" lrmd_remote_msg_id="82" lrmd_remote_msg_type="request"/>"#
+        );
+        let out = sent(&d.handle(ConnId(2), request(&destroy), now()));
+        assert_eq!(out.len(), 2);
+        assert!(out[1].1.contains(r#"lrmd_ipc_op="destroy""#));
+    }
+
+    #[test]
+    fn a_departing_provider_closes_its_sessions_only() {
+        let mut d = dispatcher();
+        signed_on(&mut d, 1, REGISTER);
+        d.ipc_connected(LocalId(1), "cib_ro", 1, "root", [1; 16]);
+        signed_on(&mut d, 2, REGISTER);
+        d.ipc_connected(LocalId(2), "attrd", 2, "root", [2; 16]);
+        let out = d.disconnected(ConnId(1), now());
+        let closed: Vec<_> = out
+            .iter()
+            .filter_map(|a| match a {
+                Action::IpcDisconnect { local } => Some(*local),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, [LocalId(1)]);
+        assert!(
+            d.ipc_closed(LocalId(1)).is_empty(),
+            "nothing to tell a gone provider"
+        );
+    }
 }
