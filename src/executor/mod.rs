@@ -181,7 +181,7 @@ impl Executor {
                     answer = rc::EINPROGRESS;
                 }
                 if o.is_recurring() {
-                    self.kill(running, Ending::Cancelled);
+                    self.cancel_running(running, now);
                 }
             }
         }
@@ -302,7 +302,7 @@ impl Executor {
             if dying {
                 return rc::EOPNOTSUPP;
             }
-            self.kill(op, Ending::Cancelled);
+            self.cancel_running(op, now);
         } else {
             self.end_idle(op, now);
         }

@@ -62,6 +62,8 @@ pub struct Run {
     pub kill_agent_only: bool,
     /// How to read the agent's exit.
     pub mapping: crate::agents::Mapping,
+    /// Its result was already notified (cancelled while running); the child's end is silent.
+    pub reported: bool,
 }
 
 /// Why the executor ends a run early.

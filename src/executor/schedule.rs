@@ -93,6 +93,7 @@ impl Executor {
             ending: None,
             kill_agent_only,
             mapping,
+            reported: false,
         });
         match prepared {
             Prepared::Run(invocation) => {
@@ -114,7 +115,13 @@ impl Executor {
             _ => 0,
         };
         let status = result.status;
-        let event = op.conclude(result, exec_ms, ran, now);
+        let reported = matches!(&op.state, State::Running(Run { reported: true, .. }));
+        let event = if reported {
+            // Already notified when it was cancelled.
+            None
+        } else {
+            op.conclude(result, exec_ms, ran, now)
+        };
         let keep = op.is_recurring() && status != ExecStatus::Cancelled && !op.rsc_deleted;
         if keep {
             op.state = State::Waiting {
@@ -182,6 +189,35 @@ impl Executor {
         }
     }
 
+    /// Cancels a running operation: kills its agent and reports it cancelled at once, so the
+    /// notification precedes the reply of the request that cancelled it, as in the original
+    /// (which waits for the killed agent before replying). The child's end then only frees the
+    /// resource.
+    pub(super) fn cancel_running(&mut self, id: OpId, now: Now) {
+        self.kill(id, Ending::Cancelled);
+        let Some(op) = self.ops.get_mut(&id) else {
+            return;
+        };
+        let State::Running(run) = &mut op.state else {
+            return;
+        };
+        if run.reported {
+            return;
+        }
+        run.reported = true;
+        let exec_ms = millis(now.mono.saturating_duration_since(run.started));
+        let result = OpResult {
+            rc: super::result::ocf::OK,
+            status: ExecStatus::Cancelled,
+            exit_reason: None,
+            output: None,
+        };
+        let to = audience(op);
+        if let Some(event) = op.conclude(result, exec_ms, true, now) {
+            self.effects.push(Effect::Notify { audience: to, event });
+        }
+    }
+
     /// Kills every run whose timeout has passed (SIGKILL at once, no grace period: 11.4).
     pub(super) fn time_out_late(&mut self, now: Now) {
         let late: Vec<OpId> = self
@@ -218,7 +254,7 @@ impl Executor {
             .collect();
         for id in ids {
             if Some(id) == running {
-                self.kill(id, Ending::Cancelled);
+                self.cancel_running(id, now);
             } else {
                 self.end_idle(id, now);
             }

@@ -4,7 +4,8 @@
 //! 127.0.0.1 with its own port, key and log file, clients that sign on as a cluster node does,
 //! raw TCP and TLS-record helpers, and readings from /proc. Every wait has a deadline, and the
 //! daemon is stopped by its pid when the guard drops, so tests stay independent and parallel.
-#![allow(dead_code)]
+// Test helpers panic on setup failures; that is a failed test, as intended.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::future::Future;
