@@ -98,8 +98,37 @@ pub fn run(config: Config) -> i32 {
         user_timeout,
         ex.clone(),
     );
+    if let Err(code) = start_ipc(&hub, &ex, &config) {
+        return code;
+    }
     let main = serve(hub, listener, signals, keys, ex.clone());
     async_io::block_on(ex.run(main))
+}
+
+/// Publishes the local services node tools use (feature `ipc-proxy`). A name another process
+/// already publishes (a full cluster stack on this host) is fatal, as for the original.
+#[cfg(feature = "ipc-proxy")]
+fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) -> Result<(), i32> {
+    use crate::ipc::{bridge, Framing, IpcConfig};
+    let mut cfg = IpcConfig::new(crate::connection::dispatch::proxy::SERVICES.to_vec());
+    cfg.buffer_floor = config.ipc_buffer;
+    cfg.max_message = config.limits.max_message_bytes;
+    cfg.framing = if config.ipc_framing_3 {
+        Framing::Pacemaker3
+    } else {
+        Framing::Pacemaker2
+    };
+    bridge::start(hub, ex, cfg).map_err(|e| {
+        error!("cannot serve local tools: {e}; exiting");
+        crate::exitcode::FATAL
+    })
+}
+
+/// Without `ipc-proxy`, node tools have nothing to connect to (README "Features").
+#[cfg(not(feature = "ipc-proxy"))]
+fn start_ipc(_: &Rc<Hub>, _: &Rc<LocalExecutor<'static>>, _: &Config) -> Result<(), i32> {
+    info!("local IPC for node tools is not part of this build (feature ipc-proxy)");
+    Ok(())
 }
 
 /// Process set-up the original does before serving: working directory, umask, and no
@@ -187,6 +216,8 @@ async fn serve(
                 info!("exiting with status {code}: {why}");
                 drop(accepting.take());
                 hub.close_all();
+                #[cfg(feature = "ipc-proxy")]
+                hub.ipc_shutdown();
                 hub.drain_alerts().await;
                 let deadline = Instant::now() + EXIT_FLUSH;
                 while hub.open_connections() > 0 && Instant::now() < deadline {

@@ -25,6 +25,8 @@ pub mod agents;
 pub mod alerts;
 pub mod connection;
 pub mod executor;
+#[cfg(feature = "ipc-proxy")]
+pub mod ipc;
 pub mod process;
 pub mod proto;
 pub mod transport;

@@ -26,6 +26,8 @@ pub const DEFAULT_LOGFILE: &str = "/var/log/pacemaker/pacemaker.log";
 pub const SYSCONFIG_FILES: &[&str] = &["/etc/sysconfig/pacemaker", "/etc/default/pacemaker"];
 /// sbd's settings, read for `SBD_WATCHDOG_TIMEOUT` like the unit file loads them.
 pub const SBD_FILES: &[&str] = &["/etc/sysconfig/sbd", "/etc/default/sbd"];
+/// Pacemaker's default IPC buffer (`PCMK_ipc_buffer`).
+pub const DEFAULT_IPC_BUFFER: usize = 128 * 1024;
 /// Prefix of our own settings that Pacemaker does not have.
 pub const OWN_PREFIX: &str = "PCMK_remoted_";
 
@@ -50,6 +52,12 @@ pub struct Config {
     pub sbd_watchdog_timeout_ms: Option<u64>,
     /// Where agents live.
     pub agent_paths: crate::agents::Paths,
+    /// `PCMK_ipc_buffer`: the least IPC buffer negotiated with local tools, and the size from
+    /// which large messages to them are compressed or split.
+    pub ipc_buffer: usize,
+    /// The installed Pacemaker tools use the 3.0.1+ IPC header (`PCMK_remoted_ipc_framing=3`)
+    /// rather than the 2.x one; the two cannot be told apart on the wire.
+    pub ipc_framing_3: bool,
     /// The settings file actually read, if any.
     pub sysconfig: Option<PathBuf>,
 }
@@ -304,6 +312,39 @@ impl Config {
             agent_paths.secrets_dir = PathBuf::from(v);
         }
 
+        let ipc_buffer = match sources.lookup("PCMK_ipc_buffer") {
+            Some(f) => f
+                .value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (12_328..=64 * 1024 * 1024).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "PCMK_ipc_buffer",
+                        &f.origin,
+                        f.value.clone(),
+                        "bytes, 12328 to 67108864",
+                    )
+                })?,
+            None => DEFAULT_IPC_BUFFER,
+        };
+        let ipc_framing_3 = match sources.lookup(&format!("{OWN_PREFIX}ipc_framing")) {
+            Some(f) => match f.value.trim() {
+                "2" => false,
+                "3" => true,
+                _ => {
+                    return Err(bad(
+                        &format!("{OWN_PREFIX}ipc_framing"),
+                        &f.origin,
+                        f.value.clone(),
+                        "2 (Pacemaker up to 3.0.0) or 3 (Pacemaker 3.0.1 and later)",
+                    ))
+                }
+            },
+            None => false,
+        };
+
         let config = Config {
             address,
             port,
@@ -314,6 +355,8 @@ impl Config {
             node_start_state,
             sbd_watchdog_timeout_ms,
             agent_paths,
+            ipc_buffer,
+            ipc_framing_3,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
         };
         Ok((config, warnings))

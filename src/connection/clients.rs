@@ -40,6 +40,11 @@ pub struct Client {
     pub announced: bool,
     /// A `check` session: it hears nothing and is announced to nobody.
     pub diagnostic: bool,
+    /// A local client of the executor's own IPC service (`lrmd`), not a cluster connection.
+    pub local: bool,
+    /// Root or hacluster, or any TLS client after its handshake; others may only sign on and
+    /// poke (protocol.md 9.1, CVE-2020-25654).
+    pub privileged: bool,
 }
 
 /// Every connected client, in connection order (oldest first).
@@ -61,8 +66,21 @@ impl Clients {
                 is_provider: false,
                 announced: false,
                 diagnostic: false,
+                local: false,
+                privileged: true,
             },
         );
+    }
+
+    /// Adds a local client of the `lrmd` IPC service.
+    pub fn add_local(&mut self, conn: ConnId, client_id: String, peer: String, privileged: bool) {
+        self.add(conn, client_id, peer);
+        if let Some(c) = self.by_conn.get_mut(&conn) {
+            c.local = true;
+            c.privileged = privileged;
+            // Local clients are never announced to the cluster (only TLS handshakes are).
+            c.announced = true;
+        }
     }
 
     /// Removes a client; returns it if it was known.

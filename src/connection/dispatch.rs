@@ -175,7 +175,10 @@ impl Dispatcher {
         let Some(client) = self.clients.remove(conn) else {
             return Vec::new();
         };
-        if !client.diagnostic && self.clients.listeners().next().is_none() {
+        if client.local {
+            // A local client's recurring operations go with it (protocol.md 13).
+            self.executor.client_gone(conn, now);
+        } else if !client.diagnostic && !self.clients.listeners().any(|c| self.is_remote(c)) {
             self.executor.clients_gone(now);
         }
         info!(
@@ -201,6 +204,10 @@ impl Dispatcher {
             });
         }
         out
+    }
+
+    fn is_remote(&self, conn: ConnId) -> bool {
+        self.clients.get(conn).is_some_and(|c| !c.local)
     }
 
     /// SIGTERM or SIGINT: with no cluster connected, exit now; otherwise ask the cluster to
@@ -234,6 +241,10 @@ impl Dispatcher {
         let call_id = self.next_call_id();
         let mut out = Vec::new();
         self.note_sender(conn, &req, &mut out);
+        if let Some(refusal) = self.refuse_unprivileged(conn, &req, call_id) {
+            out.extend(refusal);
+            return out;
+        }
         debug!(
             "{conn} request {} msg_id={} call={call_id}",
             req.op_name(),
@@ -290,6 +301,65 @@ impl Dispatcher {
         self.executor.poll(now);
         self.drain_executor(&mut out);
         out
+    }
+
+    /// A local client of the executor's IPC service connected.
+    pub fn local_connected(
+        &mut self,
+        conn: ConnId,
+        peer: String,
+        privileged: bool,
+        random: [u8; 16],
+    ) {
+        let id = uuid_v4(random);
+        info!(
+            "{conn} {peer}: local executor client, id {id}{}",
+            if privileged { "" } else { ", unprivileged" }
+        );
+        self.clients.add_local(conn, id, peer, privileged);
+    }
+
+    /// Local clients that are neither root nor hacluster may only sign on and poke; anything
+    /// else is refused with EACCES, and `lrmd_check` silently (protocol.md 9.1). A local
+    /// client may not become an IPC provider.
+    fn refuse_unprivileged(
+        &self,
+        conn: ConnId,
+        req: &Request,
+        call_id: u32,
+    ) -> Option<Vec<Action>> {
+        let client = self.clients.get(conn)?;
+        if !client.local {
+            return None;
+        }
+        let eacces = || {
+            Some(vec![send(
+                conn,
+                addressed_reply(
+                    reply::reply(origin::MESSAGE, rc::EACCES, call_id),
+                    req.msg_id,
+                ),
+            )])
+        };
+        match &req.op {
+            Op::Register {
+                is_ipc_provider: true,
+                ..
+            } => {
+                warn!("{conn} local client asked to relay IPC; refused");
+                eacces()
+            }
+            Op::Register { .. } | Op::Poke | Op::Unknown(_) => None,
+            _ if client.privileged => None,
+            Op::Check { .. } => Some(Vec::new()),
+            _ => {
+                warn!(
+                    "{conn} unprivileged local client may not use {}; refused",
+                    req.op_name()
+                );
+                eacces()
+            }
+        }
     }
 
     /// Call ids come from one counter for every request processed, from 1, wrapping to 1.

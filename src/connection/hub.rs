@@ -18,7 +18,6 @@ use log::{debug, info, warn};
 
 use super::clients::ConnId;
 use super::dispatch::{Action, Dispatcher};
-use super::sessions::LocalId;
 use crate::agents::Invocation;
 use crate::executor::{Now, OpId};
 use crate::limits::Limits;
@@ -55,6 +54,9 @@ pub struct Hub {
     ex: Rc<LocalExecutor<'static>>,
     alerts: Cell<usize>,
     alert_drain_until: Cell<Option<Instant>>,
+    /// The local IPC server and its clients.
+    #[cfg(feature = "ipc-proxy")]
+    pub(crate) ipc: crate::ipc::bridge::BridgeState,
     outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
     /// Events for the daemon loop.
     pub control: Mailbox<Control>,
@@ -84,6 +86,8 @@ impl Hub {
             ex,
             alerts: Cell::new(0),
             alert_drain_until: Cell::new(None),
+            #[cfg(feature = "ipc-proxy")]
+            ipc: Default::default(),
             outboxes: RefCell::new(HashMap::new()),
             control: Mailbox::new(usize::MAX),
             limits,
@@ -107,6 +111,8 @@ impl Hub {
         // that operation, so the queue drains.
         while let Some(action) = queue.pop_front() {
             match action {
+                #[cfg(feature = "ipc-proxy")]
+                Action::Send { to, payload, reply } if self.route_local(to, &payload, reply) => {}
                 Action::Send { to, payload, .. } => self.queue_for(to, payload),
                 Action::StopListening => {
                     let _ = self.control.push(Control::StopListening, 1);
@@ -122,11 +128,19 @@ impl Hub {
                     invocation,
                     timeout_ms,
                 } => self.spawn_alert(id, &invocation, timeout_ms),
+                #[cfg(feature = "ipc-proxy")]
                 Action::IpcResponse { local, id, payload } => {
                     self.ipc_send(local, Some(id), &payload)
                 }
+                #[cfg(feature = "ipc-proxy")]
                 Action::IpcEvent { local, payload } => self.ipc_send(local, None, &payload),
+                #[cfg(feature = "ipc-proxy")]
                 Action::IpcDisconnect { local } => self.ipc_disconnect(local),
+                // Without the proxy no local client exists, so these never arise.
+                #[cfg(not(feature = "ipc-proxy"))]
+                Action::IpcResponse { .. }
+                | Action::IpcEvent { .. }
+                | Action::IpcDisconnect { .. } => {}
                 Action::Kill { pid, group } => {
                     let sent = if group {
                         crate::sys::process::kill_group(pid, libc::SIGKILL)
@@ -260,16 +274,6 @@ impl Hub {
                     .child_spawn_failed(op, &e, now())
             }
         }
-    }
-
-    /// Sends to a local IPC client (a response to request `id`, or an event).
-    fn ipc_send(&self, local: LocalId, id: Option<u32>, payload: &[u8]) {
-        let _ = (local, id, payload);
-    }
-
-    /// Closes a local IPC client.
-    fn ipc_disconnect(&self, local: LocalId) {
-        let _ = local;
     }
 
     /// A fresh connection handle; never reused while the daemon runs.

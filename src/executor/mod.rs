@@ -353,6 +353,35 @@ impl Executor {
         }
     }
 
+    /// A local client left: the recurring operations it created on resources registered with
+    /// "drop recurring" are cancelled (cluster clients go through [`clients_gone`]).
+    ///
+    /// [`clients_gone`]: Self::clients_gone
+    pub fn client_gone(&mut self, client: ConnId, now: Now) {
+        let ids: Vec<OpId> = self
+            .ops
+            .values()
+            .filter(|o| o.client == client && o.is_recurring())
+            .filter(|o| {
+                self.resources
+                    .get(&o.rsc_id)
+                    .is_some_and(|r| r.register_options & callopt::DROP_RECURRING != 0)
+            })
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            let running = self
+                .ops
+                .get(&id)
+                .is_some_and(|o| matches!(o.state, State::Running(_)));
+            if running {
+                self.cancel_running(id, now);
+            } else {
+                self.end_idle(id, now);
+            }
+        }
+    }
+
     /// Starts what is due and times out what is late; call after every change and when
     /// [`next_wakeup`](Self::next_wakeup) comes.
     pub fn poll(&mut self, now: Now) {

@@ -214,7 +214,10 @@ impl Executor {
         };
         let to = audience(op);
         if let Some(event) = op.conclude(result, exec_ms, true, now) {
-            self.effects.push(Effect::Notify { audience: to, event });
+            self.effects.push(Effect::Notify {
+                audience: to,
+                event,
+            });
         }
     }
 

@@ -368,16 +368,42 @@ fn cancel_rules() {
     // A running recurring op is killed and reported cancelled at once (before the reply, as
     // the original does); its reaping later is silent but frees the resource.
     let mon = run(&mut ex, exec_spec("r1", "monitor", 5000), 5, clock.at(60));
-    assert_eq!(ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(70)), 0);
+    assert_eq!(
+        ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(70)),
+        0
+    );
     let effects = ex.take_effects();
-    assert_eq!(effects[0], Effect::Kill { op: mon, pid: 1005, group: true });
+    assert_eq!(
+        effects[0],
+        Effect::Kill {
+            op: mon,
+            pid: 1005,
+            group: true
+        }
+    );
     let e = &events(&effects)[0];
-    assert_eq!((e.result.status, e.result.rc, e.exec_time_ms), (ExecStatus::Cancelled, 0, 10));
-    assert_eq!(ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(72)), rc::EOPNOTSUPP);
+    assert_eq!(
+        (e.result.status, e.result.rc, e.exec_time_ms),
+        (ExecStatus::Cancelled, 0, 10)
+    );
+    assert_eq!(
+        ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(72)),
+        rc::EOPNOTSUPP
+    );
     ex.exec(CLIENT, 6, exec_spec("r1", "stop", 0), 0, clock.at(73));
     ex.poll(clock.at(73));
-    assert!(spawns(&ex.take_effects()).is_empty(), "the resource stays busy until the kill lands");
-    ex.child_finished(mon, Finished { exit: ChildExit::Signal(9), ..exited(0) }, clock.at(75));
+    assert!(
+        spawns(&ex.take_effects()).is_empty(),
+        "the resource stays busy until the kill lands"
+    );
+    ex.child_finished(
+        mon,
+        Finished {
+            exit: ChildExit::Signal(9),
+            ..exited(0)
+        },
+        clock.at(75),
+    );
     let effects = ex.take_effects();
     assert!(events(&effects).is_empty());
     assert_eq!(spawns(&effects).len(), 1, "then the stop runs");

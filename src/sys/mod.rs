@@ -6,6 +6,8 @@
 //! the protocol, TLS or the executor.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "ipc-proxy")]
+pub mod ipc_socket;
 pub mod process;
 pub mod signal;
 pub mod socket;

@@ -1,0 +1,225 @@
+//! The bridge between the IPC server and the protocol core: local tools' connections,
+//! requests and departures go to the dispatcher, and its proxy actions come back as IPC
+//! responses, events and disconnections (protocol.md 16).
+//!
+//! The `lrmd` service is the executor's own local API: its clients are dispatcher clients like
+//! cluster connections, and their replies go out as the IPC response to the request being
+//! handled, their notifications as IPC events.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use async_executor::LocalExecutor;
+use log::{debug, info, warn};
+
+use super::{Cred, IpcClientId, IpcConfig, IpcEvent, IpcServer, StartError};
+use crate::connection::clients::ConnId;
+use crate::connection::hub::{now, Hub};
+use crate::connection::sessions::LocalId;
+use crate::mailbox::Mailbox;
+use crate::proto::{xml, Request};
+use crate::transport::tls;
+
+/// The IPC side of the hub.
+#[derive(Default)]
+pub struct BridgeState {
+    server: RefCell<Option<Rc<IpcServer>>>,
+    /// Local executor clients: their dispatcher handle and their IPC handle, both ways.
+    executor_clients: RefCell<HashMap<IpcClientId, ConnId>>,
+    by_conn: RefCell<HashMap<ConnId, IpcClientId>>,
+    /// The local executor request being handled, whose reply is an IPC response.
+    current: Cell<Option<(ConnId, u32)>>,
+}
+
+/// Publishes the local services and starts relaying. An error names a service already
+/// published by someone else (the caller exits 100 for `crmd`, as the original does).
+pub fn start(
+    hub: &Rc<Hub>,
+    ex: &Rc<LocalExecutor<'static>>,
+    cfg: IpcConfig,
+) -> Result<(), StartError> {
+    let events = Mailbox::new(cfg.max_message.saturating_mul(2));
+    let gate = hub.clone();
+    let acceptor = Rc::new(move |service: &str, cred: &Cred| admit(&gate, service, cred));
+    let server = IpcServer::start(ex, cfg, acceptor, events.clone())?;
+    *hub.ipc.server.borrow_mut() = Some(server);
+    ex.spawn(pump(hub.clone(), events)).detach();
+    Ok(())
+}
+
+/// Only root and members of `haclient` reach the services (protocol.md 16.2); the kernel
+/// enforces the same through the connection files, but refusing here says who was refused.
+fn admit(hub: &Hub, service: &str, cred: &Cred) -> Result<(), i32> {
+    if cred.uid != 0 && !in_haclient(cred) {
+        warn!("refusing local client of {service} ({cred}): not root and not in group haclient");
+        return Err(-libc::EACCES);
+    }
+    hub.dispatcher.borrow().ipc_accept(service)
+}
+
+/// Whether the client's primary or supplementary groups include `haclient`; unknown (no
+/// visible pid) counts as yes, leaving the decision to the file permissions.
+fn in_haclient(cred: &Cred) -> bool {
+    let Some(haclient) = crate::sys::process::group_id("haclient") else {
+        return false;
+    };
+    if cred.gid == haclient {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", cred.pid)) else {
+        return true;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .is_some_and(|g| g.split_whitespace().any(|id| id.parse() == Ok(haclient)))
+}
+
+/// Carries the IPC server's events to the dispatcher, in order, until the server stops.
+async fn pump(hub: Rc<Hub>, events: Mailbox<IpcEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            IpcEvent::Connected {
+                client,
+                service,
+                cred,
+                user,
+                privileged,
+            } => connected(&hub, client, service, cred, &user, privileged),
+            IpcEvent::Request {
+                client,
+                id,
+                flags,
+                xml,
+            } => request(&hub, client, id, flags, &xml),
+            IpcEvent::Closed { client, why } => {
+                debug!("{client} closed: {why}");
+                let conn = hub.ipc.executor_clients.borrow_mut().remove(&client);
+                let actions = match conn {
+                    Some(conn) => {
+                        hub.ipc.by_conn.borrow_mut().remove(&conn);
+                        hub.dispatcher.borrow_mut().disconnected(conn, now())
+                    }
+                    None => hub.dispatcher.borrow_mut().ipc_closed(LocalId(client.0)),
+                };
+                hub.perform(actions);
+            }
+        }
+    }
+}
+
+fn connected(
+    hub: &Rc<Hub>,
+    client: IpcClientId,
+    service: &str,
+    cred: Cred,
+    user: &str,
+    privileged: bool,
+) {
+    let Ok(random) = tls::random_16() else {
+        warn!("{client}: no random bytes for a session id; closing it");
+        hub.ipc_disconnect(LocalId(client.0));
+        return;
+    };
+    if service == "lrmd" {
+        let conn = hub.new_conn_id();
+        hub.ipc.executor_clients.borrow_mut().insert(client, conn);
+        hub.ipc.by_conn.borrow_mut().insert(conn, client);
+        hub.dispatcher.borrow_mut().local_connected(
+            conn,
+            format!("local {cred}"),
+            privileged,
+            random,
+        );
+        return;
+    }
+    info!("{client} ({cred}, user {user}) opened {service}");
+    let pid = u32::try_from(cred.pid).unwrap_or(0);
+    let actions =
+        hub.dispatcher
+            .borrow_mut()
+            .ipc_connected(LocalId(client.0), service, pid, user, random);
+    hub.perform(actions);
+}
+
+fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8]) {
+    let limits = xml::Limits {
+        max_bytes: hub.limits.max_message_bytes,
+        max_depth: hub.limits.max_xml_depth,
+        max_attrs: hub.limits.max_xml_attributes,
+        max_elements: hub.limits.max_xml_elements,
+        ..xml::Limits::default()
+    };
+    let message = match xml::parse(text, &limits) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!("{client} sent invalid XML ({e}); closing it");
+            hub.ipc_disconnect(LocalId(client.0));
+            return;
+        }
+    };
+    let conn = hub.ipc.executor_clients.borrow().get(&client).copied();
+    let actions = match conn {
+        Some(conn) => {
+            hub.ipc.current.set(Some((conn, id)));
+            let actions =
+                hub.dispatcher
+                    .borrow_mut()
+                    .handle(conn, Request::from_xml(&message), now());
+            hub.perform(actions);
+            hub.ipc.current.set(None);
+            return;
+        }
+        None => hub
+            .dispatcher
+            .borrow_mut()
+            .ipc_request(LocalId(client.0), id, flags, message),
+    };
+    hub.perform(actions);
+}
+
+impl Hub {
+    /// Sends to a local client: a response to request `id`, or an event.
+    pub(crate) fn ipc_send(&self, local: LocalId, id: Option<u32>, payload: &[u8]) {
+        let Some(server) = self.ipc.server.borrow().clone() else {
+            return;
+        };
+        let client = IpcClientId(local.0);
+        let sent = match id {
+            Some(id) => server.send_response(client, id, payload, 0),
+            None => server.send_event(client, payload),
+        };
+        if let Err(e) = sent {
+            debug!("{client}: not delivered: {e}");
+        }
+    }
+
+    /// Closes a local client.
+    pub(crate) fn ipc_disconnect(&self, local: LocalId) {
+        if let Some(server) = self.ipc.server.borrow().clone() {
+            server.disconnect(IpcClientId(local.0));
+        }
+    }
+
+    /// Delivers a dispatcher message to a local executor client, if `to` is one: the reply
+    /// to the request being handled as its IPC response, anything else as an event.
+    pub(crate) fn route_local(&self, to: ConnId, payload: &[u8], reply: bool) -> bool {
+        let Some(client) = self.ipc.by_conn.borrow().get(&to).copied() else {
+            return false;
+        };
+        let id = match self.ipc.current.get() {
+            Some((conn, id)) if reply && conn == to => Some(id),
+            _ => None,
+        };
+        self.ipc_send(LocalId(client.0), id, payload);
+        true
+    }
+
+    /// Stops serving local tools (exit).
+    pub(crate) fn ipc_shutdown(&self) {
+        if let Some(server) = self.ipc.server.borrow_mut().take() {
+            server.shutdown();
+        }
+    }
+}

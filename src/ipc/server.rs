@@ -1,0 +1,386 @@
+//! The IPC server: publishes each service name, admits clients under a cap, runs one task per
+//! client on the daemon's executor, and is the daemon's handle for sending and disconnecting.
+//!
+//! In: the configuration, an acceptor, and calls from the proxy. Out: `IpcEvent`s in the
+//! daemon's mailbox. Never publishes a name someone else holds, and on shutdown leaves no
+//! socket file, directory or control file behind.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::os::unix::net::UnixStream;
+use std::rc::{Rc, Weak};
+
+use async_executor::{LocalExecutor, Task};
+use async_io::Async;
+
+use super::channel::Outgoing;
+use super::client::{Acceptor, Cred, IpcClientId, IpcEvent};
+use super::config::{IpcConfig, WMEM_MAX_PATH};
+use super::conn::{ClientLink, Conn};
+use super::error::{CloseReason, IpcError, StartError};
+use super::handshake::{handshake, Identities};
+use super::listener::{accept_loop, Published};
+use super::pcmk::{Encoder, FLAG_SERVER_EVENT};
+use super::qb;
+use crate::mailbox::Mailbox;
+use crate::sys::ipc_socket::{effective_uid, peer_cred, send_nosignal, user_ids, user_name};
+
+/// The user Pacemaker's daemons run as; its clients are privileged and its primary group
+/// (`haclient`) may use the IPC (libqb-ipc.md 6.3).
+const CLUSTER_USER: &str = "hacluster";
+/// `lrmd_ipc_user` for a uid the user database does not know (protocol.md 16.3).
+const UNKNOWN_USER: &str = "#unprivileged";
+
+/// Where a client is in its life, as the server sees it.
+enum Phase {
+    /// Accepted; the handshake runs. The daemon does not know this client yet.
+    Handshaking,
+    /// `Connected` was reported; responses and events may be queued.
+    Ready(Rc<ClientLink>),
+}
+
+struct Entry {
+    service: &'static str,
+    cred: Cred,
+    phase: Phase,
+    /// The client's task; dropping it tears the connection down. `None` once the task has
+    /// ended by itself and been detached.
+    task: Option<Task<()>>,
+}
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<IpcClientId, Entry>,
+    /// One accept task per name; dropping one closes the listener and removes its file.
+    listeners: Vec<Task<()>>,
+    stopped: bool,
+}
+
+/// The running server. Dropping it shuts it down.
+pub struct IpcServer {
+    ex: Rc<LocalExecutor<'static>>,
+    cfg: Rc<IpcConfig>,
+    acceptor: Rc<dyn Acceptor>,
+    events: Mailbox<IpcEvent>,
+    ids: Identities,
+    me: Weak<IpcServer>,
+    next_client: Cell<u64>,
+    next_event: Cell<u32>,
+    state: RefCell<State>,
+}
+
+impl IpcServer {
+    /// Checks `cfg`, publishes every service name and starts accepting on `ex`. Fails,
+    /// naming the service, if a name is already published by another process; nothing stays
+    /// published then.
+    pub fn start(
+        ex: &Rc<LocalExecutor<'static>>,
+        cfg: IpcConfig,
+        acceptor: Rc<dyn Acceptor>,
+        events: Mailbox<IpcEvent>,
+    ) -> Result<Rc<IpcServer>, StartError> {
+        let mut cfg = cfg;
+        cfg.check().map_err(StartError::Config)?;
+        let wmem_max = std::fs::read_to_string(WMEM_MAX_PATH)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if let Some(lowered) = wmem_max.and_then(|w| cfg.fit_kernel(w)) {
+            log::info!(
+                "ipc: offering clients at most {lowered} bytes per message: \
+                 {WMEM_MAX_PATH} is {}; raise it to offer more",
+                wmem_max.unwrap_or(0)
+            );
+        }
+        let hacluster = user_ids(CLUSTER_USER);
+        if hacluster.is_none() {
+            log::warn!("ipc: user {CLUSTER_USER} not found; only root clients can connect");
+        }
+        let ids = Identities {
+            euid: effective_uid(),
+            hacluster_uid: hacluster.map(|h| h.0),
+            haclient_gid: hacluster.map(|h| h.1),
+        };
+        let mode = cfg.socket_mode.resolve();
+        let mut published = Vec::with_capacity(cfg.services.len());
+        for &service in &cfg.services {
+            // On failure the names published so far are released as `published` drops.
+            published.push((service, Published::new(service, &mode)?));
+        }
+        let server = Rc::new_cyclic(|me: &Weak<IpcServer>| IpcServer {
+            ex: ex.clone(),
+            cfg: Rc::new(cfg),
+            acceptor,
+            events,
+            ids,
+            me: me.clone(),
+            next_client: Cell::new(1),
+            next_event: Cell::new(1),
+            state: RefCell::new(State::default()),
+        });
+        for (service, p) in published {
+            let me = server.me.clone();
+            let task = ex.spawn(async move {
+                let admit = |stream| match me.upgrade() {
+                    Some(server) => {
+                        server.admit(service, stream);
+                        true
+                    }
+                    None => false,
+                };
+                accept_loop(service, &p.listener, admit).await;
+            });
+            server.state.borrow_mut().listeners.push(task);
+            log::info!("ipc: serving {service}");
+        }
+        Ok(server)
+    }
+
+    /// Queues `xml` as the response to request `id` (same libqb id, libqb-ipc.md 7.3). An id
+    /// above every request the client sent is refused: a 2.1.5 client would abort on it.
+    pub fn send_response(
+        &self,
+        client: IpcClientId,
+        id: u32,
+        xml: &[u8],
+        flags: u32,
+    ) -> Result<(), IpcError> {
+        let link = self.link(client)?;
+        let last = link.last_request.get();
+        if id == 0 || id > last {
+            return Err(IpcError::NoSuchRequest { id, last });
+        }
+        let parts = link
+            .encoder
+            .encode(id, flags, xml)
+            .map_err(IpcError::Encode)?;
+        self.queue(client, &link.responses, parts)
+    }
+
+    /// Queues `xml` as a server event, numbered by our own counter.
+    pub fn send_event(&self, client: IpcClientId, xml: &[u8]) -> Result<(), IpcError> {
+        let link = self.link(client)?;
+        let id = self.next_event.get();
+        self.next_event.set(id.wrapping_add(1).max(1));
+        let parts = link
+            .encoder
+            .encode(id, FLAG_SERVER_EVENT, xml)
+            .map_err(IpcError::Encode)?;
+        self.queue(client, &link.events, parts)
+    }
+
+    /// Ends a client's connection: what is queued goes out if it can without waiting, then
+    /// the zero-length goodbye, then sockets and files go. Reports `Closed`.
+    pub fn disconnect(&self, client: IpcClientId) {
+        self.end(client, CloseReason::Disconnected);
+    }
+
+    /// Clients that completed the handshake and have not closed.
+    pub fn client_count(&self) -> usize {
+        let st = self.state.borrow();
+        st.clients
+            .values()
+            .filter(|e| matches!(e.phase, Phase::Ready(_)))
+            .count()
+    }
+
+    /// Stops accepting, closes every client (reporting `Closed`), removes every file.
+    pub fn shutdown(&self) {
+        let (listeners, clients) = {
+            let mut st = self.state.borrow_mut();
+            st.stopped = true;
+            (
+                std::mem::take(&mut st.listeners),
+                std::mem::take(&mut st.clients),
+            )
+        };
+        drop(listeners);
+        for (id, entry) in clients {
+            self.report_closed(id, &entry, CloseReason::Shutdown);
+            // Dropping the task drops its connection, which tears it down.
+            drop(entry);
+        }
+    }
+
+    fn link(&self, client: IpcClientId) -> Result<Rc<ClientLink>, IpcError> {
+        match self.state.borrow().clients.get(&client).map(|e| &e.phase) {
+            Some(Phase::Ready(link)) => Ok(link.clone()),
+            _ => Err(IpcError::UnknownClient(client)),
+        }
+    }
+
+    fn queue(
+        &self,
+        client: IpcClientId,
+        queue: &Mailbox<Outgoing>,
+        parts: Outgoing,
+    ) -> Result<(), IpcError> {
+        let weight = parts.iter().map(Vec::len).sum();
+        queue.push(parts, weight).map_err(|full| {
+            let why = CloseReason::SlowReader {
+                queued: full.queued,
+                max: full.max,
+            };
+            self.end(client, why);
+            IpcError::QueueFull {
+                queued: full.queued,
+                max: full.max,
+            }
+        })
+    }
+
+    fn end(&self, client: IpcClientId, why: CloseReason) {
+        let entry = self.state.borrow_mut().clients.remove(&client);
+        if let Some(entry) = entry {
+            let level = match why {
+                CloseReason::Disconnected | CloseReason::Shutdown => log::Level::Info,
+                _ => log::Level::Warn,
+            };
+            log::log!(
+                level,
+                "ipc: closing {} client {} ({client}): {why}",
+                entry.service,
+                entry.cred
+            );
+            self.report_closed(client, &entry, why);
+            drop(entry);
+        }
+    }
+
+    fn report_closed(&self, client: IpcClientId, entry: &Entry, why: CloseReason) {
+        if let Phase::Ready(_) = entry.phase {
+            // Weight 0: never refused, so the daemon always learns that a client is gone.
+            let _ = self.events.push(IpcEvent::Closed { client, why }, 0);
+        }
+    }
+
+    /// A new setup socket on `service`: admitted under the cap, or refused with EAGAIN.
+    fn admit(&self, service: &'static str, stream: Async<UnixStream>) {
+        let mut st = self.state.borrow_mut();
+        if st.stopped {
+            return;
+        }
+        let count = st.clients.len();
+        if count >= self.cfg.max_clients {
+            drop(st);
+            log::warn!(
+                "ipc: refusing a new {service} client: {count} clients connected or connecting, \
+                 at most {}",
+                self.cfg.max_clients
+            );
+            // Best effort, never waiting: a fresh socket takes the whole reply, and a libqb
+            // 2.0.6 client would otherwise wait for ever.
+            let _ = send_nosignal(&stream, &qb::encode_refusal(-libc::EAGAIN));
+            return;
+        }
+        // Taken now, so every later log line can name the client (pid, uid).
+        let cred = match peer_cred(&stream) {
+            Ok(c) => Cred {
+                pid: c.pid,
+                uid: c.uid,
+                gid: c.gid,
+            },
+            Err(e) => {
+                log::warn!("ipc: dropping a {service} connection: no peer credentials: {e}");
+                return;
+            }
+        };
+        let id = IpcClientId(self.next_client.get());
+        self.next_client.set(id.0 + 1);
+        let task = self
+            .ex
+            .spawn(run_client(self.me.clone(), id, service, cred, stream));
+        let entry = Entry {
+            service,
+            cred,
+            phase: Phase::Handshaking,
+            task: Some(task),
+        };
+        st.clients.insert(id, entry);
+    }
+
+    /// The handshake is done: expose the client and report it.
+    fn ready(&self, id: IpcClientId, negotiated: usize, cred: Cred) -> Option<Rc<ClientLink>> {
+        let link = Rc::new(ClientLink {
+            encoder: Encoder::new(self.cfg.framing, self.cfg.threshold(negotiated), negotiated),
+            responses: Mailbox::new(self.cfg.max_outbound_bytes),
+            events: Mailbox::new(self.cfg.max_outbound_bytes),
+            last_request: Cell::new(0),
+        });
+        let service = {
+            let mut st = self.state.borrow_mut();
+            let entry = st.clients.get_mut(&id)?;
+            entry.phase = Phase::Ready(link.clone());
+            entry.service
+        };
+        let privileged = cred.uid == 0 || Some(cred.uid) == self.ids.hacluster_uid;
+        let user = user_name(cred.uid).unwrap_or_else(|| UNKNOWN_USER.into());
+        log::info!(
+            "ipc: {service} client {cred} ({id}) connected as {user}, {negotiated}-byte buffer"
+        );
+        let connected = IpcEvent::Connected {
+            client: id,
+            service,
+            cred,
+            user,
+            privileged,
+        };
+        let _ = self.events.push(connected, 0);
+        Some(link)
+    }
+
+    /// The client's task ended by itself: forget it. Its task handle is detached, not
+    /// dropped, because this runs inside that very task.
+    fn finish(&self, id: IpcClientId, why: CloseReason) {
+        let entry = self.state.borrow_mut().clients.remove(&id);
+        if let Some(mut entry) = entry {
+            if let Some(task) = entry.task.take() {
+                task.detach();
+            }
+            self.report_closed(id, &entry, why);
+        }
+    }
+}
+
+impl Drop for IpcServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// One client's whole life: handshake, then serving, then telling the server it ended.
+async fn run_client(
+    me: Weak<IpcServer>,
+    id: IpcClientId,
+    service: &'static str,
+    cred: Cred,
+    stream: Async<UnixStream>,
+) {
+    let Some(server) = me.upgrade() else { return };
+    let (cfg, acceptor, ids) = (server.cfg.clone(), server.acceptor.clone(), server.ids);
+    drop(server);
+    let est = match handshake(stream, cred, service, &cfg, acceptor.as_ref(), &ids).await {
+        Ok(est) => est,
+        Err(e) => {
+            log::log!(
+                e.level(),
+                "ipc: {service} client {cred} ({id}) not connected: {e}"
+            );
+            if let Some(server) = me.upgrade() {
+                server.finish(id, CloseReason::ClientClosed);
+            }
+            return;
+        }
+    };
+    let Some(server) = me.upgrade() else { return };
+    let Some(link) = server.ready(id, est.negotiated, est.cred) else {
+        return;
+    };
+    let daemon = server.events.clone();
+    drop(server);
+    let conn = Conn::new(id, service, est, link, daemon, cfg.framing, cfg.max_message);
+    // `serve` drops the connection (closing sockets, removing files) before it returns.
+    let why = conn.serve().await;
+    if let Some(server) = me.upgrade() {
+        server.finish(id, why);
+    }
+}

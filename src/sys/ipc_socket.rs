@@ -1,0 +1,341 @@
+//! System calls the IPC server needs and `std` does not offer: peer credentials, socket
+//! buffer sizes beyond `wmem_max`, datagram receive with credentials and true length,
+//! `unlinkat`, and user database look-ups.
+//!
+//! In: descriptors (anything `AsFd`), byte buffers, names. Out: safe values and
+//! `io::Result`s. Knows nothing of libqb or Pacemaker. The only file with `unsafe` in the IPC
+//! code; every block says what must hold.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::mem::{size_of, MaybeUninit};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Process credentials as the kernel reports them for a socket peer or a datagram sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ucred {
+    /// Process id (0 if not visible from our pid namespace).
+    pub pid: i32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+fn get_int(fd: RawFd, name: libc::c_int) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are live locals and `len` is `v`'s exact size.
+    check(unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(v)
+}
+
+fn set_int(fd: RawFd, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: `v` is a live c_int and we pass its exact size.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&v as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Credentials of the process that connected a unix stream socket, taken at `connect` time
+/// (`SO_PEERCRED`; `std`'s `peer_cred` is unstable).
+pub fn peer_cred(sock: &impl AsFd) -> io::Result<Ucred> {
+    let mut c = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `c` is a live ucred and `len` its exact size; the kernel writes at most that.
+    check(unsafe {
+        libc::getsockopt(
+            sock.as_fd().as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut c as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(Ucred {
+        pid: c.pid,
+        uid: c.uid,
+        gid: c.gid,
+    })
+}
+
+/// Raises the send and receive buffers to at least `size` bytes, as libqb does on every
+/// datagram socket. With `force` (we are root) the `*FORCE` options pass `wmem_max`, so a
+/// datagram of the negotiated size always fits (libqb-ipc.md 4.8).
+pub fn raise_buffers(sock: &impl AsFd, size: usize, force: bool) -> io::Result<()> {
+    let fd = sock.as_fd().as_raw_fd();
+    let want = i32::try_from(size).unwrap_or(i32::MAX);
+    for (get, set, set_force) in [
+        (libc::SO_SNDBUF, libc::SO_SNDBUF, libc::SO_SNDBUFFORCE),
+        (libc::SO_RCVBUF, libc::SO_RCVBUF, libc::SO_RCVBUFFORCE),
+    ] {
+        // Linux reports double the stored request; libqb compares the same way.
+        if get_int(fd, get)? > want {
+            continue;
+        }
+        let forced = force && set_int(fd, set_force, want).is_ok();
+        if !forced {
+            set_int(fd, set, want)?;
+        }
+    }
+    Ok(())
+}
+
+/// Asks the kernel to attach the sender's credentials to every datagram we receive.
+pub fn enable_passcred(sock: &impl AsFd) -> io::Result<()> {
+    set_int(sock.as_fd().as_raw_fd(), libc::SO_PASSCRED, 1)
+}
+
+/// The true length of the next datagram, without taking it (`MSG_PEEK | MSG_TRUNC`), so the
+/// caller can check it before allocating. `WouldBlock` when none is queued.
+pub fn peek_datagram_len(sock: &impl AsFd) -> io::Result<usize> {
+    let mut one = [0u8; 1];
+    // SAFETY: the buffer is live and we pass its length; MSG_TRUNC makes the kernel return the
+    // real datagram length while writing at most one byte.
+    let n = unsafe {
+        libc::recv(
+            sock.as_fd().as_raw_fd(),
+            one.as_mut_ptr().cast(),
+            one.len(),
+            libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// One datagram taken from a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Its true length; more than the buffer if it was cut short.
+    pub len: usize,
+    /// The sender, if `SO_PASSCRED` is on.
+    pub cred: Option<Ucred>,
+}
+
+/// Takes one datagram into `buf` with its sender's credentials. Descriptors a sender tries
+/// to pass along are closed at once: we never accept them.
+pub fn recv_datagram(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
+    // Room for credentials plus a few passed descriptors, which we then close.
+    let mut control = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of::<[u64; 16]>() as _;
+    // SAFETY: `msg` points at `iov` (into `buf`) and `control`, all live for the call and
+    // described with their true lengths.
+    let n = unsafe {
+        libc::recvmsg(
+            sock.as_fd().as_raw_fd(),
+            &mut msg,
+            libc::MSG_TRUNC | libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut cred = None;
+    // SAFETY: the CMSG_* macros walk `msg.msg_control` within `msg_controllen`, which the
+    // kernel set to the bytes it wrote into `control`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let data = libc::CMSG_DATA(cmsg);
+            let payload = ((*cmsg).cmsg_len as usize).saturating_sub(data as usize - cmsg as usize);
+            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS)
+                    if payload >= size_of::<libc::ucred>() =>
+                {
+                    let c: libc::ucred = std::ptr::read_unaligned(data.cast());
+                    cred = Some(Ucred {
+                        pid: c.pid,
+                        uid: c.uid,
+                        gid: c.gid,
+                    });
+                }
+                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                    for i in 0..payload / size_of::<RawFd>() {
+                        let fd: RawFd = std::ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                        // The kernel installed this descriptor for us; owning it closes it.
+                        drop(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                _ => {}
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(Received {
+        len: n as usize,
+        cred,
+    })
+}
+
+/// Writes on a stream socket without raising SIGPIPE if the peer is gone.
+pub fn send_nosignal(sock: &impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the buffer is live and we pass its length.
+    let n = unsafe {
+        libc::send(
+            sock.as_fd().as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Removes `name` inside the directory `dir` is open on, so a directory renamed or replaced
+/// under us cannot redirect the removal (the client owns the directory, libqb-ipc.md 6.4).
+pub fn unlink_at(dir: &impl AsFd, name: &str) -> io::Result<()> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; flags 0 means a file.
+    check(unsafe { libc::unlinkat(dir.as_fd().as_raw_fd(), c.as_ptr(), 0) })?;
+    Ok(())
+}
+
+/// Our effective user id (decides whether to use the `*FORCE` socket options and how the
+/// control file is owned).
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Calls a reentrant passwd look-up with a buffer that grows on ERANGE, up to 1 MiB.
+fn with_passwd<T>(
+    lookup: impl Fn(&mut libc::passwd, &mut [u8], &mut *mut libc::passwd) -> libc::c_int,
+    read: impl Fn(&libc::passwd) -> T,
+) -> Option<T> {
+    let mut size = 4096;
+    while size <= 1 << 20 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: passwd is plain data; all-zero is valid and the look-up overwrites it.
+        let mut pw: libc::passwd = unsafe { MaybeUninit::zeroed().assume_init() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        match lookup(&mut pw, &mut buf, &mut result) {
+            0 if result.is_null() => return None,
+            0 => return Some(read(&pw)),
+            libc::ERANGE => size *= 4,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The user name of `uid`, if the user database knows it.
+pub fn user_name(uid: u32) -> Option<String> {
+    with_passwd(
+        // SAFETY: every pointer is live for the call and `buf.len()` is the buffer's size.
+        |pw, buf, result| unsafe {
+            libc::getpwuid_r(uid, pw, buf.as_mut_ptr().cast(), buf.len(), result)
+        },
+        // SAFETY: on success `pw_name` points at a NUL-terminated string inside `buf`, which
+        // is still alive while `read` runs.
+        |pw| {
+            unsafe { CStr::from_ptr(pw.pw_name) }
+                .to_string_lossy()
+                .into_owned()
+        },
+    )
+}
+
+/// The uid and primary gid of user `name` (used for `hacluster`).
+pub fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let c = CString::new(name).ok()?;
+    with_passwd(
+        // SAFETY: every pointer is live for the call and `buf.len()` is the buffer's size.
+        |pw, buf, result| unsafe {
+            libc::getpwnam_r(c.as_ptr(), pw, buf.as_mut_ptr().cast(), buf.len(), result)
+        },
+        |pw| (pw.pw_uid, pw.pw_gid),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::{UnixDatagram, UnixStream};
+
+    #[test]
+    fn peer_cred_is_ourselves() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let c = peer_cred(&a).unwrap();
+        assert_eq!(c.pid, std::process::id() as i32);
+        assert_eq!(c.uid, effective_uid());
+    }
+
+    #[test]
+    fn datagram_length_and_credentials() {
+        let (a, b) = UnixDatagram::pair().unwrap();
+        enable_passcred(&b).unwrap();
+        assert_eq!(
+            peek_datagram_len(&b).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock
+        );
+        a.send(&[7u8; 100]).unwrap();
+        a.send(&[]).unwrap();
+        assert_eq!(peek_datagram_len(&b).unwrap(), 100);
+        let mut small = [0u8; 10];
+        let r = recv_datagram(&b, &mut small).unwrap();
+        assert_eq!(r.len, 100);
+        assert_eq!(r.cred.unwrap().pid, std::process::id() as i32);
+        assert_eq!(peek_datagram_len(&b).unwrap(), 0);
+        assert_eq!(recv_datagram(&b, &mut small).unwrap().len, 0);
+    }
+
+    #[test]
+    fn buffers_grow() {
+        let (a, _b) = UnixDatagram::pair().unwrap();
+        raise_buffers(&a, 600_000, effective_uid() == 0).unwrap();
+        if effective_uid() == 0 {
+            assert!(get_int(a.as_raw_fd(), libc::SO_SNDBUF).unwrap() >= 600_000);
+        }
+    }
+
+    #[test]
+    fn user_lookups() {
+        assert_eq!(user_name(0).as_deref(), Some("root"));
+        assert_eq!(user_ids("root"), Some((0, 0)));
+        assert_eq!(user_ids("no-such-user-pcmkr"), None);
+        assert_eq!(user_ids("a\0b"), None);
+    }
+}

@@ -1,0 +1,619 @@
+//! The interop scenarios: real Pacemaker 2.1.5 tools and a libqb/crm_ipc C client against
+//! our server, all inside a network namespace of our own.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::server::canned_cib;
+use crate::support::{build_probe, have, run_with_deadline, Netns, Output, TestServer, TestUser};
+
+struct Ctx {
+    ns: Netns,
+    probe: Result<PathBuf, String>,
+}
+
+type Scenario = fn(&Ctx) -> Result<String, String>;
+
+const TOOL_LIMIT: Duration = Duration::from_secs(15);
+
+fn tool(ctx: &Ctx, program: &str, args: &[&str]) -> Result<Output, String> {
+    let mut c = ctx.ns.cmd(program);
+    c.args(args);
+    run_with_deadline(c, TOOL_LIMIT)
+}
+
+fn as_user(ctx: &Ctx, user: &str, program: &str, args: &[&str]) -> Result<Output, String> {
+    let mut c = ctx.ns.cmd("runuser");
+    c.args(["-u", user, "--", program]).args(args);
+    run_with_deadline(c, TOOL_LIMIT)
+}
+
+fn probe(ctx: &Ctx, args: &[&str]) -> Result<Output, String> {
+    let p = ctx.probe.as_ref().map_err(Clone::clone)?;
+    let mut c = ctx.ns.cmd(p.to_str().unwrap_or_default());
+    c.args(args);
+    run_with_deadline(c, TOOL_LIMIT)
+}
+
+fn raw(ctx: &Ctx, case: &str, service: &str, env: &[(&str, &str)]) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut c = ctx.ns.cmd(exe.to_str().unwrap_or_default());
+    c.args(["--raw-client", case, service]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run_with_deadline(c, TOOL_LIMIT)?;
+    // The last line: a "stranger" helper it starts prints its own first.
+    let line = out
+        .stdout
+        .lines()
+        .rfind(|l| l.starts_with("RESULT"))
+        .unwrap_or("");
+    match line.strip_prefix("RESULT ok ") {
+        Some(d) => Ok(d.to_string()),
+        None => Err(format!("raw {case}: {line} {}", out.stderr)),
+    }
+}
+
+fn attrd_query(ctx: &Ctx) -> Result<Output, String> {
+    tool(ctx, "attrd_updater", &["-Q", "-n", "probe", "-N", "node1"])
+}
+
+fn expect_value(out: &Output) -> Result<String, String> {
+    if out.code == Some(0) && out.stdout.contains(r#"value="42-from-rust""#) {
+        Ok(format!(
+            "{} ({} ms)",
+            out.stdout.trim(),
+            out.elapsed.as_millis()
+        ))
+    } else {
+        Err(format!(
+            "attrd_updater exit {:?} signal {:?}: {} {}",
+            out.code, out.signal, out.stdout, out.stderr
+        ))
+    }
+}
+
+/// Stops a server and checks it exits 0 and leaves nothing in /dev/shm.
+fn finish(mut s: TestServer) -> Result<(), String> {
+    let code = s.stop();
+    let left = s.shm_entries();
+    if code != Some(0) || !left.is_empty() {
+        return Err(format!(
+            "server exit {code:?}, left {left:?}; log:\n{}",
+            s.log_text()
+        ));
+    }
+    Ok(())
+}
+
+fn quiet(s: &TestServer) -> Result<(), String> {
+    if s.wait_for(Duration::from_secs(3), |s| s.shm_entries().is_empty()) {
+        Ok(())
+    } else {
+        Err(format!("left in /dev/shm: {:?}", s.shm_entries()))
+    }
+}
+
+fn sc_attrd_query(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "attrd_query", &[])?;
+    let d = expect_value(&attrd_query(ctx)?)?;
+    quiet(&s)?;
+    let log = s.log_text();
+    let req = log
+        .lines()
+        .find(|l| l.contains("request") && l.contains("attrd"))
+        .unwrap_or("")
+        .to_string();
+    finish(s)?;
+    Ok(format!("{d}; server saw: {}", req.trim()))
+}
+
+fn sc_handshake_fields(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "handshake_fields", &[])?;
+    let d = raw(ctx, "ok", "attrd", &[])?;
+    quiet(&s)?;
+    finish(s)?;
+    Ok(d)
+}
+
+fn sc_cibadmin(ctx: &Ctx, nvpairs: usize) -> Result<String, String> {
+    let s = TestServer::start(
+        &ctx.ns,
+        &format!("cibadmin-{nvpairs}"),
+        &[("PCMKR_T_CIB_NVPAIRS", nvpairs.to_string())],
+    )?;
+    let out = tool(ctx, "cibadmin", &["-Q"])?;
+    let found = out.stdout.matches(r#"name="probe-"#).count();
+    let log = s.log_text();
+    if out.code != Some(0) || found != nvpairs || !out.stdout.contains("<cib") {
+        return Err(format!(
+            "cibadmin exit {:?}, {found} of {nvpairs} options; stderr {}; log:\n{log}",
+            out.code, out.stderr
+        ));
+    }
+    let ops: Vec<String> = log
+        .lines()
+        .filter(|l| l.contains(" request "))
+        .filter_map(|l| crate::server::attr(l, "cib_op"))
+        .collect();
+    quiet(&s)?;
+    finish(s)?;
+    let cib = canned_cib(nvpairs);
+    let reply_len = cib.len() + 120;
+    let compressed = compressed_len(&format!(
+        r#"<cib-reply t="cib" cib_op="cib_query" cib_callid="2" cib_rc="0"><cib_calldata>{cib}</cib_calldata></cib-reply>"#
+    ));
+    Ok(format!(
+        "ops {ops:?}; CIB of {} bytes (reply ~{reply_len}), sent as a {compressed}-byte datagram; \
+         cibadmin printed {} bytes in {} ms",
+        cib.len(),
+        out.stdout.len(),
+        out.elapsed.as_millis()
+    ))
+}
+
+fn compressed_len(xml: &str) -> usize {
+    pcmk_remoted::ipc::pcmk::Encoder::new(Default::default(), 131072, 524288)
+        .encode(2, 0, xml.as_bytes())
+        .map(|d| d[0].len())
+        .unwrap_or(0)
+}
+
+fn sc_cibadmin_small(ctx: &Ctx) -> Result<String, String> {
+    sc_cibadmin(ctx, 3)
+}
+
+fn sc_cibadmin_large(ctx: &Ctx) -> Result<String, String> {
+    sc_cibadmin(ctx, 8000)
+}
+
+fn expect_line(out: &Output, prefix: &str) -> Result<String, String> {
+    match out.stdout.lines().find(|l| l.starts_with(prefix)) {
+        Some(l) if out.code == Some(0) => Ok(l.to_string()),
+        _ => Err(format!(
+            "exit {:?} signal {:?}: {} {}",
+            out.code, out.signal, out.stdout, out.stderr
+        )),
+    }
+}
+
+fn sc_events(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "events", &[])?;
+    let small = expect_line(&probe(ctx, &["event", "attrd", "200", "5"])?, "EVENTS")?;
+    let large = expect_line(&probe(ctx, &["event", "attrd", "400000", "3"])?, "EVENTS")?;
+    if !large.contains("flags=0x10001") {
+        return Err(format!("large events were not compressed: {large}"));
+    }
+    let req = expect_line(&probe(ctx, &["bigreq", "attrd", "300000"])?, "BIGREQ")?;
+    quiet(&s)?;
+    let log = s.log_text();
+    let seen = log
+        .lines()
+        .find(|l| l.contains("op=\"bigreq\"") || (l.contains("request") && l.contains("len=3000")))
+        .map(|l| l.split("xml=").next().unwrap_or("").trim().to_string())
+        .unwrap_or_default();
+    finish(s)?;
+    Ok(format!("{small}; {large}; {req}; server: {seen}"))
+}
+
+fn sc_permissions(ctx: &Ctx) -> Result<String, String> {
+    let outsider = TestUser::create("pcmkr-ipc-out", None)?;
+    let member = TestUser::create("pcmkr-ipc-in", Some("haclient"))?;
+    let s = TestServer::start(&ctx.ns, "permissions", &[])?;
+    let out = as_user(
+        ctx,
+        &outsider.name,
+        "attrd_updater",
+        &["-Q", "-n", "probe", "-N", "node1"],
+    )?;
+    let inside = as_user(
+        ctx,
+        &member.name,
+        "attrd_updater",
+        &["-Q", "-n", "probe", "-N", "node1"],
+    )?;
+    quiet(&s)?;
+    let log = s.log_text();
+    finish(s)?;
+    if out.code == Some(0) || out.signal.is_some() {
+        return Err(format!(
+            "outsider was let in: {:?} {}",
+            out.code, out.stdout
+        ));
+    }
+    let member_ok = expect_value(&inside)?;
+    let outsider_seen = log
+        .lines()
+        .filter(|l| l.contains("user=pcmkr-ipc-out"))
+        .count();
+    let member_seen = log
+        .lines()
+        .find(|l| l.contains("user=pcmkr-ipc-in"))
+        .unwrap_or("")
+        .to_string();
+    Ok(format!(
+        "outsider: exit {:?}, {} (handshakes answered: {outsider_seen}); member: {member_ok}; {}",
+        out.code,
+        out.stderr.lines().last().unwrap_or("").trim(),
+        member_seen.trim()
+    ))
+}
+
+fn sc_refusal(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "refusal", &[("PCMKR_T_REFUSE", "attrd".into())])?;
+    let out = attrd_query(ctx)?;
+    let pcmkd = probe(ctx, &["refused", "pacemakerd"]).and_then(|o| expect_line(&o, "REFUSED"));
+    quiet(&s)?;
+    finish(s)?;
+    if out.code == Some(0) || out.signal.is_some() || out.elapsed > Duration::from_secs(5) {
+        return Err(format!(
+            "attrd_updater exit {:?} signal {:?} after {:?}",
+            out.code, out.signal, out.elapsed
+        ));
+    }
+    let pcmkd = pcmkd?;
+    if !pcmkd.contains("errno=121") {
+        return Err(format!("pacemakerd: {pcmkd}"));
+    }
+    Ok(format!(
+        "attrd_updater exit {:?} in {} ms: {}; pacemakerd: {pcmkd}",
+        out.code,
+        out.elapsed.as_millis(),
+        out.stderr.lines().last().unwrap_or("").trim()
+    ))
+}
+
+fn sc_server_close(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "server_close", &[])?;
+    let line = expect_line(&probe(ctx, &["mainloop-close", "attrd"])?, "CLOSED")?;
+    let ms: u64 = line
+        .rsplit('=')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    // A client blocked in a synchronous call: the server closes it 200 ms later.
+    let sync = expect_line(&probe(ctx, &["sync-close", "attrd"])?, "SYNC-CLOSE")?;
+    let sync_ms: u64 = sync
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("after_ms="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
+    quiet(&s)?;
+    finish(s)?;
+    // The server closes 300 ms after the request; the client must notice at once.
+    if ms > 1000 || sync_ms > 1000 {
+        return Err(format!("noticed late: {line}; {sync}"));
+    }
+    Ok(format!(
+        "main loop: {line} (server closed at 300 ms); synchronous call: {sync} (closed at 200 ms)"
+    ))
+}
+
+fn sc_malformed(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(
+        &ctx.ns,
+        "malformed",
+        &[("PCMKR_T_MAX_OUTBOUND", (1 << 20).to_string())],
+    )?;
+    let mut details = Vec::new();
+    for case in [
+        "half-handshake",
+        "bad-handshake",
+        "truncated-header",
+        "huge-size",
+        "oversized",
+        "bad-version",
+        "vanish-mid-request",
+        "vanish-response-socket",
+        "stranger",
+        "no-read",
+    ] {
+        let start = Instant::now();
+        let d = raw(ctx, case, "attrd", &[])?;
+        // After every bad client a real tool is still served.
+        expect_value(&attrd_query(ctx)?).map_err(|e| format!("after {case}: {e}"))?;
+        details.push(format!("{case}: {d} [{} ms]", start.elapsed().as_millis()));
+    }
+    quiet(&s)?;
+    let log = s.log_text();
+    finish(s)?;
+    let closing: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("ipc: closing attrd client")
+                || l.contains("not connected")
+                || l.contains("dropped a datagram")
+        })
+        .collect();
+    for want in [
+        "handshake within",
+        "bad handshake",
+        "16 are needed",
+        "header says 2147483647",
+        "exceeds the negotiated",
+        "header version 2",
+        "dropped a datagram from pid",
+        "cannot reach the client's response socket",
+        "stopped reading",
+    ] {
+        if !closing.iter().any(|l| l.contains(want)) {
+            return Err(format!("no log line with {want:?}; log:\n{log}"));
+        }
+    }
+    details.push(format!("server log:\n      {}", closing.join("\n      ")));
+    Ok(details.join("\n    "))
+}
+
+fn sc_framing3(ctx: &Ctx) -> Result<String, String> {
+    let env = [("PCMKR_T_FRAMING", "3".to_string())];
+    let s = TestServer::start(&ctx.ns, "framing3", &env)?;
+    let raw_env = [("PCMKR_T_FRAMING", "3")];
+    let gone = raw(ctx, "vanish-mid-multipart", "attrd", &raw_env)?;
+    let ok = raw(ctx, "ok", "attrd", &raw_env)?;
+    quiet(&s)?;
+    finish(s)?;
+    Ok(format!("{gone}; then {ok}"))
+}
+
+fn sc_fifty(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "fifty", &[])?;
+    // One client first: the reactor opens its timer descriptors on first use.
+    expect_value(&attrd_query(ctx)?)?;
+    quiet(&s)?;
+    let base = s.fd_count();
+    let start = Instant::now();
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            let mut c = ctx.ns.cmd("attrd_updater");
+            c.args(["-Q", "-n", "probe", "-N", "node1"]);
+            std::thread::spawn(move || run_with_deadline(c, Duration::from_secs(30)))
+        })
+        .collect();
+    let mut ok = 0;
+    let mut failures = Vec::new();
+    for c in children {
+        match c.join() {
+            Ok(Ok(out)) if expect_value(&out).is_ok() => ok += 1,
+            Ok(Ok(out)) => failures.push(format!("exit {:?}: {}", out.code, out.stderr)),
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("thread panicked".into()),
+        }
+    }
+    let elapsed = start.elapsed();
+    let back = s.wait_for(Duration::from_secs(5), |s| {
+        s.fd_count() == base && s.shm_entries().is_empty()
+    });
+    let (fds, shm) = (s.fd_count(), s.shm_entries());
+    let log = s.log_text();
+    finish(s)?;
+    let served = log
+        .lines()
+        .filter(|l| l.contains("test server: request"))
+        .count()
+        - 1;
+    if ok != 50 || !back {
+        return Err(format!(
+            "{ok}/50 answered, fds {fds} (baseline {base}), shm {shm:?}, failures {failures:?}"
+        ));
+    }
+    Ok(format!(
+        "50/50 answered in {} ms ({served} requests); fds back to {base}; /dev/shm clean",
+        elapsed.as_millis()
+    ))
+}
+
+fn sc_connection_cap(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(
+        &ctx.ns,
+        "cap",
+        &[
+            ("PCMKR_T_MAX_CLIENTS", "2".into()),
+            ("PCMKR_T_HANDSHAKE_MS", "1500".into()),
+        ],
+    )?;
+    // Two clients that never finish their handshake hold both places for 1.5 s.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let holders: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = ctx.ns.cmd(exe.to_str().unwrap_or_default());
+            c.args(["--raw-client", "half-handshake", "attrd"]);
+            std::thread::spawn(move || run_with_deadline(c, TOOL_LIMIT))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = attrd_query(ctx)?;
+    for h in holders {
+        let out = h
+            .join()
+            .map_err(|_| "holder thread panicked".to_string())??;
+        if !out.stdout.contains("RESULT ok") {
+            return Err(format!("holder: {}", out.stdout));
+        }
+    }
+    let after = expect_value(&attrd_query(ctx)?)?;
+    quiet(&s)?;
+    let log = s.log_text();
+    finish(s)?;
+    if refused.code == Some(0) || refused.signal.is_some() {
+        return Err(format!("third client was let in: {}", refused.stdout));
+    }
+    let line = log
+        .lines()
+        .find(|l| l.contains("refusing a new attrd client"))
+        .unwrap_or("");
+    Ok(format!(
+        "third client: exit {:?} in {} ms, {}; server: {}; after the holders left: {after}",
+        refused.code,
+        refused.elapsed.as_millis(),
+        refused.stderr.lines().last().unwrap_or("").trim(),
+        line.trim()
+    ))
+}
+
+fn sc_name_taken(ctx: &Ctx) -> Result<String, String> {
+    let a = TestServer::start(&ctx.ns, "taken-a", &[("PCMKR_T_SERVICES", "crmd".into())])?;
+    let b = TestServer::start(
+        &ctx.ns,
+        "taken-b",
+        &[("PCMKR_T_SERVICES", "attrd,crmd".into())],
+    );
+    let msg = match b {
+        Ok(_) => return Err("second server published crmd too".into()),
+        Err(e) => e,
+    };
+    finish(a)?;
+    if !msg.contains("ipc name crmd is already published") {
+        return Err(msg);
+    }
+    let line = msg.lines().next().unwrap_or("").to_string();
+    Ok(line.chars().take(160).collect())
+}
+
+/// Filesystem listeners, as with /etc/libqb/force-filesystem-sockets: run in a private mount
+/// namespace with an overlay on /etc holding the flag, so the host is not touched.
+fn sc_filesystem_sockets(ctx: &Ctx) -> Result<String, String> {
+    if !have("unshare") {
+        return Err("unshare not found".into());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = crate::support::scratch_dir().join("fsmode");
+    let _ = std::fs::remove_dir_all(&dir);
+    for d in ["upper", "work", "tmp"] {
+        std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
+    }
+    // The server stops when its stdin (a fifo we hold open on fd 3) closes.
+    let script = format!(
+        r#"set -e
+mount --make-rprivate /
+mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/upper,workdir={d}/work /etc
+mkdir -p /etc/libqb && touch /etc/libqb/force-filesystem-sockets
+mount --bind {d}/tmp /tmp
+mkfifo {d}/stop
+exec 3<>{d}/stop
+{exe} --server-mode <{d}/stop 3>&- >{d}/server.out 2>{d}/server.log &
+server=$!
+for i in $(seq 1 100); do grep -q READY {d}/server.out 2>/dev/null && break; sleep 0.05; done
+ls -l /tmp/attrd
+attrd_updater -Q -n probe -N node1
+exec 3>&-
+wait $server
+test ! -e /tmp/attrd && echo "socket file removed at shutdown"
+"#,
+        d = dir.display(),
+        exe = exe.display()
+    );
+    let mut c = ctx.ns.cmd("unshare");
+    c.args(["-m", "sh", "-c", &script]);
+    let out = run_with_deadline(c, Duration::from_secs(20))?;
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    if out.code != Some(0) || !out.stdout.contains("42-from-rust") {
+        return Err(format!(
+            "exit {:?}: {} {}; server log:\n{log}",
+            out.code, out.stdout, out.stderr
+        ));
+    }
+    if !out.stdout.contains("socket file removed") {
+        return Err(format!("socket file left behind: {}", out.stdout));
+    }
+    let ls = out.stdout.lines().next().unwrap_or("").to_string();
+    Ok(format!(
+        "listener {ls}; attrd_updater answered; socket file removed at shutdown"
+    ))
+}
+
+fn prerequisites() -> Option<String> {
+    if pcmk_remoted_is_root() {
+        for t in ["ip", "attrd_updater", "cibadmin", "runuser", "useradd"] {
+            if !have(t) {
+                return Some(format!("{t} not found"));
+            }
+        }
+        None
+    } else {
+        Some("not running as root (network namespaces and test users need it)".into())
+    }
+}
+
+fn pcmk_remoted_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+pub fn run(args: &[String]) -> i32 {
+    let require = std::env::var("PCMKR_REQUIRE_INTEROP").as_deref() == Ok("1");
+    if let Some(why) = prerequisites() {
+        if require {
+            println!("interop: FAILED: {why} (PCMKR_REQUIRE_INTEROP=1)");
+            return 1;
+        }
+        println!("interop: skipped: {why}");
+        return 0;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(e) => {
+            println!("interop: FAILED: {e}");
+            return 1;
+        }
+    };
+    let ctx = Ctx {
+        ns,
+        probe: build_probe(),
+    };
+    let scenarios: &[(&str, Scenario, bool)] = &[
+        ("attrd_query", sc_attrd_query, false),
+        ("handshake_fields", sc_handshake_fields, false),
+        ("cibadmin_small", sc_cibadmin_small, false),
+        ("cibadmin_large", sc_cibadmin_large, false),
+        ("events_and_large_request", sc_events, true),
+        ("permissions", sc_permissions, false),
+        ("refusal", sc_refusal, true),
+        ("server_close", sc_server_close, true),
+        ("malformed", sc_malformed, false),
+        ("framing3_parts", sc_framing3, false),
+        ("fifty_clients", sc_fifty, false),
+        ("connection_cap", sc_connection_cap, false),
+        ("name_taken", sc_name_taken, false),
+        ("filesystem_sockets", sc_filesystem_sockets, false),
+    ];
+    let mut failed = 0;
+    let mut ran = 0;
+    for (name, f, needs_probe) in scenarios {
+        if !filters.is_empty() && !filters.iter().any(|flt| name.contains(flt.as_str())) {
+            continue;
+        }
+        if *needs_probe {
+            if let Err(e) = &ctx.probe {
+                if require {
+                    println!("scenario {name} ... FAILED: C probe unavailable: {e}");
+                    failed += 1;
+                } else {
+                    println!("scenario {name} ... skipped: C probe unavailable: {e}");
+                }
+                continue;
+            }
+        }
+        ran += 1;
+        let start = Instant::now();
+        match f(&ctx) {
+            Ok(d) => println!(
+                "scenario {name} ... ok ({} ms)\n    {d}",
+                start.elapsed().as_millis()
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("scenario {name} ... FAILED\n    {e}");
+            }
+        }
+    }
+    println!("interop: {ran} run, {failed} failed");
+    i32::from(failed > 0)
+}
