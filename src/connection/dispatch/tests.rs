@@ -347,3 +347,32 @@ mod proxy {
         );
     }
 }
+
+#[test]
+fn unprivileged_local_clients_may_only_sign_on_and_poke() {
+    let mut d = dispatcher();
+    d.local_connected(ConnId(5), "local".into(), false, [5; 16]);
+    let register = REGISTER.replace(r#" lrmd_is_ipc_provider="true""#, "");
+    let out = sent(&d.handle(ConnId(5), request(&register), now()));
+    assert!(out[0].1.contains(r#"lrmd_rc="0""#), "{out:?}");
+    let out = sent(&d.handle(ConnId(5), request(POKE), now()));
+    assert!(out[0].1.contains(r#"lrmd_rc="0""#));
+    let rsc = r#"<lrmd_command lrmd_op="lrmd_rsc_register" lrmd_remote_msg_id="8"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="r" lrmd_class="ocf" lrmd_provider="heartbeat" lrmd_type="Dummy"/></lrmd_calldata></lrmd_command>"#;
+    let out = sent(&d.handle(ConnId(5), request(rsc), now()));
+    assert!(out[0].1.contains(r#"lrmd_rc="-13""#), "{out:?}");
+    let check = r#"<lrmd_command lrmd_op="lrmd_check" lrmd_remote_msg_id="9"/>"#;
+    assert!(d.handle(ConnId(5), request(check), now()).is_empty());
+    // A local client never becomes an IPC provider, privileged or not.
+    d.local_connected(ConnId(6), "local".into(), true, [6; 16]);
+    let out = sent(&d.handle(ConnId(6), request(REGISTER), now()));
+    assert!(
+        out.iter().any(|(_, t)| t.contains(r#"lrmd_rc="-13""#)),
+        "{out:?}"
+    );
+    assert!(d.clients().providers().next().is_none());
+    let out = sent(&d.handle(ConnId(6), request(rsc), now()));
+    assert!(
+        out[0].1.contains(r#"lrmd_rc="0""#),
+        "privileged local clients may: {out:?}"
+    );
+}
