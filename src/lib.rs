@@ -23,6 +23,8 @@ pub mod logging;
 pub mod agents;
 #[cfg(feature = "alerts")]
 pub mod alerts;
+#[cfg(feature = "bzip2")]
+pub mod bzip2;
 pub mod connection;
 pub mod executor;
 #[cfg(feature = "ipc-proxy")]

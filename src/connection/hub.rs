@@ -276,6 +276,17 @@ impl Hub {
         }
     }
 
+    /// Bounds for parsing one message from a peer, cluster or local.
+    pub fn xml_limits(&self) -> crate::proto::xml::Limits {
+        crate::proto::xml::Limits {
+            max_bytes: self.limits.max_message_bytes,
+            max_depth: self.limits.max_xml_depth,
+            max_attrs: self.limits.max_xml_attributes,
+            max_elements: self.limits.max_xml_elements,
+            ..crate::proto::xml::Limits::default()
+        }
+    }
+
     /// A fresh connection handle; never reused while the daemon runs.
     pub fn new_conn_id(&self) -> ConnId {
         let id = ConnId(self.next_conn.get());

@@ -107,13 +107,7 @@ async fn session(
 ) -> Result<&'static str, String> {
     let mut deframer = Deframer::new(hub.limits.max_message_bytes);
     let mut buf = vec![0u8; 16 * 1024];
-    let xml_limits = xml::Limits {
-        max_bytes: hub.limits.max_message_bytes,
-        max_depth: hub.limits.max_xml_depth,
-        max_attrs: hub.limits.max_xml_attributes,
-        max_elements: hub.limits.max_xml_elements,
-        ..xml::Limits::default()
-    };
+    let xml_limits = hub.xml_limits();
     loop {
         // A peer whose socket always has room or data would otherwise keep our one thread
         // to itself; every frame gives the other connections a turn.

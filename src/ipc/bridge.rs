@@ -144,13 +144,7 @@ fn connected(
 }
 
 fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8]) {
-    let limits = xml::Limits {
-        max_bytes: hub.limits.max_message_bytes,
-        max_depth: hub.limits.max_xml_depth,
-        max_attrs: hub.limits.max_xml_attributes,
-        max_elements: hub.limits.max_xml_elements,
-        ..xml::Limits::default()
-    };
+    let limits = hub.xml_limits();
     let message = match xml::parse(text, &limits) {
         Ok(m) => m,
         Err(e) => {

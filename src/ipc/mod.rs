@@ -7,8 +7,6 @@
 //! are the shell. Must never block the loop or let one client hurt another.
 
 pub mod bridge;
-#[cfg(feature = "bzip2")]
-mod bzip2;
 mod channel;
 mod client;
 mod config;

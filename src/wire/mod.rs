@@ -5,8 +5,6 @@
 //! This layer knows nothing of XML, TLS or sockets, does no I/O, and checks every size
 //! against the configured maximum before it allocates (protocol.md section 6).
 
-#[cfg(feature = "bzip2")]
-mod bzip2;
 pub mod deframer;
 pub mod header;
 
@@ -88,7 +86,7 @@ impl std::error::Error for Error {}
 fn decompress(data: &[u8], expected: usize) -> Result<Vec<u8>, Error> {
     #[cfg(feature = "bzip2")]
     {
-        bzip2::decompress(data, expected)
+        crate::bzip2::decompress(data, expected).map_err(Error::BadCompressedPayload)
     }
     #[cfg(not(feature = "bzip2"))]
     {

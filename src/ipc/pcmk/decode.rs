@@ -292,7 +292,7 @@ impl Decoder {
 
 #[cfg(feature = "bzip2")]
 fn inflate(payload: &[u8], expected: usize) -> Result<Vec<u8>, DecodeError> {
-    crate::ipc::bzip2::decompress(payload, expected).map_err(DecodeError::Compressed)
+    crate::bzip2::decompress(payload, expected).map_err(DecodeError::Compressed)
 }
 
 #[cfg(not(feature = "bzip2"))]

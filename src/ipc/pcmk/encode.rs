@@ -194,7 +194,7 @@ pub(super) fn datagram_v2(
 
 #[cfg(feature = "bzip2")]
 fn compress(text: &[u8], max: usize) -> Option<Vec<u8>> {
-    crate::ipc::bzip2::compress(text, max)
+    crate::bzip2::compress(text, max)
 }
 
 #[cfg(not(feature = "bzip2"))]

@@ -108,7 +108,7 @@ fn decode_plain_requests() {
 fn decode_compressed_request() {
     let xml: Vec<u8> = b"<nvpair/>".iter().cycle().take(200_000).copied().collect();
     let text = with_nul(&xml);
-    let c = crate::ipc::bzip2::compress(&text, 100_000).unwrap();
+    let c = crate::bzip2::compress(&text, 100_000).unwrap();
     // Flag deliberately clear: receivers go by size_compressed alone.
     let d = datagram_v2(4, 0, text.len() as u32, c.len() as u32, &[&c]);
     let got = Decoder::new(Framing::Pacemaker2, MAX).decode(&d).unwrap();
@@ -127,7 +127,7 @@ fn decode_compressed_request() {
         })
     );
     // Inflates fine but without the final NUL.
-    let c2 = crate::ipc::bzip2::compress(&xml, 100_000).unwrap();
+    let c2 = crate::bzip2::compress(&xml, 100_000).unwrap();
     let d2 = datagram_v2(4, 1, xml.len() as u32, c2.len() as u32, &[&c2]);
     assert_eq!(
         Decoder::new(Framing::Pacemaker2, MAX).decode(&d2),

@@ -1,8 +1,9 @@
-//! bzip2 for Pacemaker 2.x IPC payloads (feature `bzip2`, libqb-ipc.md 7.4).
+//! bzip2 (feature `bzip2`): compressed frame payloads from cluster nodes (protocol.md 6.4) and
+//! Pacemaker 2.x IPC payloads to and from node tools (libqb-ipc.md 7.4).
 //!
-//! In: NUL-terminated text to compress under a size bound, or a compressed payload and the
-//! size its header promises. Out: bytes, or `None`/an error. Never produces or reads more
-//! than the caller's bound, whatever the peer's header says.
+//! In: text to compress under a size bound, or a compressed payload and the size its header
+//! promises. Out: bytes, or `None`/an error. Never produces or reads more than the caller's
+//! bound, whatever the peer's header says.
 
 use std::io::Read;
 
@@ -14,7 +15,7 @@ const WORK_FACTOR: u32 = 20;
 
 /// Compresses `text` into at most `max` bytes; `None` if it does not fit (the sender then
 /// fails with EMSGSIZE, as Pacemaker does).
-pub(super) fn compress(text: &[u8], max: usize) -> Option<Vec<u8>> {
+pub(crate) fn compress(text: &[u8], max: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max);
     let mut c = Compress::new(Compression::new(BLOCK_SIZE), WORK_FACTOR);
     // One Finish call with the whole input: it returns StreamEnd only when everything fit
@@ -27,7 +28,7 @@ pub(super) fn compress(text: &[u8], max: usize) -> Option<Vec<u8>> {
 
 /// Inflates `data`, which must give exactly `expected` bytes; reads at most one byte more,
 /// so a lying header costs no more memory than the caller's limit already allowed.
-pub(super) fn decompress(data: &[u8], expected: usize) -> Result<Vec<u8>, String> {
+pub(crate) fn decompress(data: &[u8], expected: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(expected.min(64 * 1024));
     ::bzip2::read::BzDecoder::new(data)
         .take(expected as u64 + 1)
