@@ -140,7 +140,7 @@ fn read_profile(path: &Path) -> Result<Profile, String> {
             path.display()
         )
     })?;
-    let profile: Profile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let profile: Profile = toml::from_str(&text).map_err(|e| toml_error(path, &text, &e))?;
     let width: u32 = env("CARGO_CFG_TARGET_POINTER_WIDTH")?
         .parse()
         .map_err(|_| String::from("CARGO_CFG_TARGET_POINTER_WIDTH is not a number"))?;
@@ -198,7 +198,7 @@ impl CargoFeatures {
         let text = std::fs::read_to_string(manifest)
             .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
         let doc: toml::Table =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+            toml::from_str(&text).map_err(|e| toml_error(manifest, &text, &e))?;
         let mut table = BTreeMap::new();
         if let Some(features) = doc.get("features").and_then(toml::Value::as_table) {
             for (name, list) in features {
@@ -388,6 +388,15 @@ fn generate(name: Option<&str>, profile: &Profile) -> String {
         ),
     );
     s
+}
+
+/// `file:line:column: message` on one line, as cargo shows a build script's error.
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map_or(0, |s| s.start.min(text.len()));
+    let before = text.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("{}:{line}:{column}: {}", path.display(), e.message())
 }
 
 fn env(name: &str) -> Result<String, String> {

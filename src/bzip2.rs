@@ -10,11 +10,14 @@ use std::io::Read;
 use ::bzip2::{Action, Compress, Compression, Status};
 
 /// Pacemaker's parameters for IPC compression: block size 4 (x100k), work factor 20.
+#[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
 const BLOCK_SIZE: u32 = 4;
+#[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
 const WORK_FACTOR: u32 = 20;
 
 /// Compresses `text` into at most `max` bytes; `None` if it does not fit (the sender then
-/// fails with EMSGSIZE, as Pacemaker does).
+/// fails with EMSGSIZE, as Pacemaker does). Only the IPC proxy sends compressed data.
+#[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
 pub(crate) fn compress(text: &[u8], max: usize) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(max);
     let mut c = Compress::new(Compression::new(BLOCK_SIZE), WORK_FACTOR);

@@ -9,6 +9,9 @@ use pcmk_remoted::logging::Logger;
 use pcmk_remoted::{check, daemon, demo, exitcode};
 
 fn main() {
+    // Until the daemon takes over signals, a closed pipe (`--help | head`) ends us quietly, as
+    // it ends other command-line tools, instead of failing a print.
+    let _ = pcmk_remoted::sys::signal::reset_default(pcmk_remoted::sys::signal::SIGPIPE);
     let args: Vec<String> = std::env::args().collect();
     let program = args.first().map_or("pcmk-remoted", String::as_str);
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();

@@ -247,10 +247,12 @@ fn agents_that_cannot_run_are_answered_without_running() {
             def("lsb", None, "nosvc"),
             5,
             ExecStatus::NotInstalled,
-            format!(
-                "{}: No such file or directory",
-                t.root.join("init.d/nosvc").display()
-            ),
+            if cfg!(feature = "class-lsb") {
+                format!("{}: No such file or directory", t.root.join("init.d/nosvc").display())
+            } else {
+                "agent class 'lsb' is not supported in this build of pcmk-remoted (feature class-lsb)"
+                    .to_string()
+            },
         ),
         (
             def("stonith", None, "fence_x"),
@@ -260,7 +262,7 @@ fn agents_that_cannot_run_are_answered_without_running() {
         ),
     ];
     for (d, rc, status, reason) in cases {
-        let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
+            let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
             panic!("{d:?} would run")
         };
         assert_eq!(
@@ -277,6 +279,7 @@ fn agents_that_cannot_run_are_answered_without_running() {
     assert_eq!((r.rc, r.status), (7, ExecStatus::Error));
 }
 
+#[cfg(feature = "class-service")]
 #[test]
 fn lsb_runs_monitor_as_status_without_parameters() {
     let t = tree("lsb");
@@ -306,6 +309,7 @@ fn lsb_runs_monitor_as_status_without_parameters() {
     }
 }
 
+#[cfg(feature = "class-nagios")]
 #[test]
 fn nagios_passes_parameters_as_options() {
     let t = tree("nagios");

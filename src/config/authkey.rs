@@ -37,10 +37,12 @@ pub enum KeySource {
 impl KeySource {
     /// The files to try, in order.
     pub fn candidates(&self) -> Vec<PathBuf> {
-        let defaults = [
-            PathBuf::from(DEFAULT_KEY_PATH),
-            PathBuf::from(COROSYNC_KEY_PATH),
-        ];
+        // A board profile may name its own key file; it is looked for first.
+        let defaults: Vec<PathBuf> = crate::limits::board::AUTHKEY
+            .into_iter()
+            .chain([DEFAULT_KEY_PATH, COROSYNC_KEY_PATH])
+            .map(PathBuf::from)
+            .collect();
         match self {
             KeySource::Explicit(p) => vec![p.clone()],
             KeySource::Configured(p) => {
@@ -48,7 +50,7 @@ impl KeySource {
                 v.extend(defaults.into_iter().filter(|d| d != p));
                 v
             }
-            KeySource::Default => defaults.to_vec(),
+            KeySource::Default => defaults,
         }
     }
 
@@ -56,7 +58,9 @@ impl KeySource {
     pub fn primary(&self) -> &Path {
         match self {
             KeySource::Explicit(p) | KeySource::Configured(p) => p,
-            KeySource::Default => Path::new(DEFAULT_KEY_PATH),
+            KeySource::Default => {
+                Path::new(crate::limits::board::AUTHKEY.unwrap_or(DEFAULT_KEY_PATH))
+            }
         }
     }
 }

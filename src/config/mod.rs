@@ -145,7 +145,10 @@ impl<'a> Sources<'a> {
         let file = match cli_sysconfig {
             Some("none") => None,
             Some(path) => Some(read_env_file(Path::new(path), true, &mut warnings)?),
-            None => first_present(SYSCONFIG_FILES, &mut warnings)?,
+            None => match crate::limits::board::SYSCONFIG {
+                Some(path) => Some(read_env_file(Path::new(path), false, &mut warnings)?),
+                None => first_present(SYSCONFIG_FILES, &mut warnings)?,
+            },
         };
         let sbd = first_present(SBD_FILES, &mut warnings)?;
         Ok((Sources { env, file, sbd }, warnings))
@@ -389,7 +392,11 @@ fn log_config(cli: &Cli, sources: &Sources<'_>) -> Result<LogConfig, ConfigError
     match sources.lookup("PCMK_logfile") {
         Some(f) if matches!(f.value.as_str(), "none" | "/dev/null" | "") => {}
         Some(f) => files.push(PathBuf::from(f.value)),
-        None => files.push(PathBuf::from(DEFAULT_LOGFILE)),
+        // A board profile may move the default (or turn it off, to spare flash).
+        None => match crate::limits::board::LOGFILE.unwrap_or(DEFAULT_LOGFILE) {
+            "none" => {}
+            path => files.push(PathBuf::from(path)),
+        },
     }
     files.extend(cli.logfile.iter().map(PathBuf::from));
 

@@ -18,6 +18,8 @@ pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGINT: i32 = libc::SIGINT;
 /// Re-read the authentication key at once.
 pub const SIGHUP: i32 = libc::SIGHUP;
+/// A peer closed a pipe or socket we write to; ignored by the daemon, default for the CLI.
+pub const SIGPIPE: i32 = libc::SIGPIPE;
 /// A child changed state; the executor reaps.
 pub const SIGCHLD: i32 = libc::SIGCHLD;
 

@@ -14,6 +14,9 @@ pub fn epoch_seconds() -> i64 {
 }
 
 /// Local time as `Mon DD HH:MM:SS`, the prefix of Pacemaker's and syslog's log lines.
+// The libc crate marks musl's `time_t` deprecated for its coming 64-bit change; the value is a
+// plain conversion of `epoch_seconds` either way.
+#[allow(deprecated)]
 pub fn local_syslog_stamp() -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

@@ -140,10 +140,15 @@ fn malformed_requests() {
     let good2 = v2(3, 0, b"<x/>");
     let mut bad_version = good2.clone();
     bad_version[36] = 2;
+    // Fields are in native order: change them as numbers, so the test holds on big-endian too.
+    let bump = |d: &mut Vec<u8>, at: usize| {
+        let v = u32::from_ne_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+        d[at..at + 4].copy_from_slice(&v.wrapping_add(1).to_ne_bytes());
+    };
     let mut size_mismatch = good2.clone();
-    size_mismatch[8] = size_mismatch[8].wrapping_add(1);
+    bump(&mut size_mismatch, 8);
     let mut payload_lie = good2.clone();
-    payload_lie[24] = payload_lie[24].wrapping_add(1); // size_uncompressed + 1
+    bump(&mut payload_lie, 24); // size_uncompressed + 1
     let not_terminated = datagram_v2(3, 0, 4, 0, &[b"<x/>"]);
     let nul_inside = datagram_v2(3, 0, 6, 0, &[b"<x\0/>\0"]);
     let empty = datagram_v2(3, 0, 0, 0, &[]);
@@ -317,7 +322,7 @@ fn part_order_and_bounds() {
             false,
             vec![{
                 let mut d = v3(5, 0, 0, b"x\0");
-                d[24] = 9;
+                d[24..28].copy_from_slice(&9u32.to_ne_bytes());
                 d
             }],
             DecodeError::PayloadSize {
