@@ -248,7 +248,10 @@ fn agents_that_cannot_run_are_answered_without_running() {
             5,
             ExecStatus::NotInstalled,
             if cfg!(feature = "class-lsb") {
-                format!("{}: No such file or directory", t.root.join("init.d/nosvc").display())
+                format!(
+                    "{}: No such file or directory",
+                    t.root.join("init.d/nosvc").display()
+                )
             } else {
                 "agent class 'lsb' is not supported in this build of pcmk-remoted (feature class-lsb)"
                     .to_string()
@@ -262,7 +265,7 @@ fn agents_that_cannot_run_are_answered_without_running() {
         ),
     ];
     for (d, rc, status, reason) in cases {
-            let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
+        let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
             panic!("{d:?} would run")
         };
         assert_eq!(
