@@ -451,7 +451,8 @@ impl Dispatcher {
 
     fn check_watchdog(&mut self, requested: Option<&str>, out: &mut Vec<Action>) {
         match watchdog::verdict(requested, self.settings.sbd_timeout_ms, (self.sbd_probe)()) {
-            Verdict::Fine(why) => info!("watchdog check: {why}"),
+            // The cluster checks on every proxied tool session: log only what matters.
+            Verdict::Fine(why) => debug!("watchdog check: {why}"),
             Verdict::Fatal(why) => {
                 self.lifecycle = Lifecycle::Stopped;
                 out.push(Action::Exit {

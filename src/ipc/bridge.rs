@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use async_executor::LocalExecutor;
-use log::{debug, info, warn};
+use log::{debug, warn};
 
 use super::{Cred, IpcClientId, IpcConfig, IpcEvent, IpcServer, StartError};
 use crate::connection::clients::ConnId;
@@ -134,7 +134,7 @@ fn connected(
         );
         return;
     }
-    info!("{client} ({cred}, user {user}) opened {service}");
+    debug!("{client} ({cred}, user {user}) opened {service}");
     let pid = u32::try_from(cred.pid).unwrap_or(0);
     let actions =
         hub.dispatcher

@@ -40,6 +40,8 @@ pub(super) struct ClientLink {
     pub events: Mailbox<Outgoing>,
     /// Highest request id delivered to the daemon.
     pub last_request: Cell<u32>,
+    /// Highest request id answered with a response.
+    pub last_response: Cell<u32>,
 }
 
 /// An established client and everything it owns. Dropping it tears the connection down.
@@ -103,7 +105,18 @@ impl Conn {
         match &why {
             CloseReason::ClientClosed => {
                 self.notify_close = false;
-                log::debug!("ipc: {} closed", self.who);
+                let (asked, answered) =
+                    (self.link.last_request.get(), self.link.last_response.get());
+                if asked > answered {
+                    // Requests sent without waiting for a response also count, so this is
+                    // worth a note, not a warning.
+                    log::info!(
+                        "ipc: {} left before a response to its request {asked}",
+                        self.who
+                    );
+                } else {
+                    log::debug!("ipc: {} closed", self.who);
+                }
             }
             other => log::warn!("ipc: closing {}: {other}", self.who),
         }

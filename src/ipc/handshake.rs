@@ -85,7 +85,9 @@ impl HandshakeError {
     pub(super) fn level(&self) -> log::Level {
         match self {
             HandshakeError::Timeout(_) | HandshakeError::Protocol(_) => log::Level::Warn,
-            HandshakeError::Read(_) | HandshakeError::Refused(_) => log::Level::Info,
+            HandshakeError::Read(_) => log::Level::Info,
+            // The acceptor already said why (a refused pacemakerd is routine for crm_mon).
+            HandshakeError::Refused(_) => log::Level::Debug,
         }
     }
 }

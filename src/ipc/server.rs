@@ -153,6 +153,7 @@ impl IpcServer {
             .encoder
             .encode(id, flags, xml)
             .map_err(IpcError::Encode)?;
+        link.last_response.set(link.last_response.get().max(id));
         self.queue(client, &link.responses, parts)
     }
 
@@ -305,6 +306,7 @@ impl IpcServer {
             responses: Mailbox::new(self.cfg.max_outbound_bytes),
             events: Mailbox::new(self.cfg.max_outbound_bytes),
             last_request: Cell::new(0),
+            last_response: Cell::new(0),
         });
         let service = {
             let mut st = self.state.borrow_mut();
@@ -314,7 +316,8 @@ impl IpcServer {
         };
         let privileged = cred.uid == 0 || Some(cred.uid) == self.ids.hacluster_uid;
         let user = user_name(cred.uid).unwrap_or_else(|| UNKNOWN_USER.into());
-        log::info!(
+        // Every crm_mon opens several of these: debug, not notice, or the log drowns.
+        log::debug!(
             "ipc: {service} client {cred} ({id}) connected as {user}, {negotiated}-byte buffer"
         );
         let connected = IpcEvent::Connected {

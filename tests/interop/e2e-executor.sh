@@ -96,7 +96,8 @@ probed() {
 }
 
 # log_has REGEX: the cluster log written since the run began matches REGEX.
-log_has() { tail -c +$((LOG_OFFSET + 1)) "$CLUSTER_LOG" | grep -qE "$1"; }
+# (grep without -q: an early exit would make tail fail with SIGPIPE under pipefail.)
+log_has() { tail -c +$((LOG_OFFSET + 1)) "$CLUSTER_LOG" | grep -E "$1" >/dev/null; }
 
 # ---- steps ------------------------------------------------------------------------------
 

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""Usage: ipc-rawclient.py CASE SERVICE NODE [WAIT_S]
+A libqb SOCKET client made by hand (standard library only), to send a Pacemaker Remote
+daemon's local IPC server what no real tool sends. Run it inside the daemon's network
+namespace. SERVICE is a published name (attrd); NODE goes into the attrd query.
+CASE:
+  ok                  handshake, one attrd query, its response
+  truncated-handshake 10 of the 24 handshake bytes, then wait for the server to close
+  huge-size           handshake, then a request whose size field says 2^31-1
+  truncated-header    handshake, then a 10-byte datagram
+  vanish              handshake, a query, exit without reading the response
+  vanish-before-bind  handshake, exit before binding the datagram sockets
+Prints one line "RESULT ok|fail|skip <detail>"; exit status 0, 1 or 3 (skip: the server
+chose the SHM transport, which this client does not speak). Every wait is bounded by WAIT_S
+(default 8 s). Layouts: ../shared/libqb-ipc.md 3.1-3.3, 4.1, 4.4, 4.10 and 7.1 (the
+Pacemaker 2.x header, what Debian 12's tools speak)."""
+
+import os
+import socket
+import struct
+import sys
+import time
+
+NAME_LEN = 107  # abstract name bytes after the leading NUL: libqb pads to the full sun_path
+HANDSHAKE = struct.Struct("=i4xi4xI4x")  # id -1, size 24, max_msg_size
+REPLY_LEN = 12328
+PATH_MAX = 4096
+QB_HEADER = struct.Struct("=i4xi4xi4x")  # id, size, error
+PCMK2 = struct.Struct("=IIIB3x")  # size_uncompressed, size_compressed, flags, version
+FLAG_CLIENT_RESPONSE = 0x200
+
+
+class Skip(Exception):
+    pass
+
+
+def addr(name):
+    raw = name.encode()
+    if len(raw) >= NAME_LEN:
+        raise ValueError(f"name too long: {name}")
+    return b"\0" + raw + b"\0" * (NAME_LEN - len(raw))
+
+
+def setup_socket(service, wait):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(wait)
+    s.connect(addr(service))
+    return s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"eof after {len(buf)} of {n} reply bytes")
+        buf += chunk
+    return buf
+
+
+def cstr(b):
+    return b.split(b"\0", 1)[0].decode()
+
+
+class Client:
+    """A connected libqb SOCKET client: setup stream plus request and event datagrams."""
+
+    def __init__(self, service, wait, bind=True):
+        self.setup = setup_socket(service, wait)
+        self.setup.sendall(HANDSHAKE.pack(-1, HANDSHAKE.size, 512 * 1024))
+        reply = recv_exact(self.setup, REPLY_LEN)
+        _, _, error = QB_HEADER.unpack_from(reply, 0)
+        if error != 0:
+            raise ConnectionRefusedError(f"refused with {error}")
+        ctype, self.max = struct.unpack_from("=iI", reply, 24)
+        if ctype != 0:
+            raise Skip(f"server chose transport type {ctype} (SHM)")
+        self.control = cstr(reply[40 : 40 + PATH_MAX])
+        self.base = cstr(reply[40 + PATH_MAX : 40 + 2 * PATH_MAX])
+        self.req = self.event = None
+        if bind:
+            self.req = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.req.bind(addr(self.base + "-response"))
+            self.req.connect(addr(self.base + "-request"))
+            self.req.settimeout(wait)
+            self.event = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.event.bind(addr(self.base + "-event"))
+            self.event.connect(addr(self.base + "-event-tx"))
+
+    def close(self):
+        # What a libqb client does on disconnect: remove the connection files, close.
+        try:
+            os.unlink(self.control)
+            os.rmdir(os.path.dirname(self.control))
+        except OSError:
+            pass
+        for s in (self.req, self.event, self.setup):
+            if s is not None:
+                s.close()
+
+
+def request(msg_id, xml):
+    text = xml.encode() + b"\0"
+    size = QB_HEADER.size + PCMK2.size + len(text)
+    return QB_HEADER.pack(msg_id, size, 0) + PCMK2.pack(len(text), 0, FLAG_CLIENT_RESPONSE, 1) + text
+
+
+def expect_dropped(c, wait):
+    """The server's goodbye: a zero-length datagram (4.10), then end-of-file on setup."""
+    t0 = time.monotonic()
+    c.req.settimeout(wait)
+    try:
+        n = len(c.req.recv(1 << 20))
+        what = "zero-length datagram" if n == 0 else f"unexpected {n}-byte datagram"
+    except OSError as e:
+        what = f"no goodbye datagram ({e})"
+    c.setup.settimeout(max(0.1, wait - (time.monotonic() - t0)))
+    try:
+        eof = c.setup.recv(16) == b""
+    except OSError as e:
+        return False, f"{what}; setup socket not closed ({e})"
+    ms = int((time.monotonic() - t0) * 1000)
+    if eof and what == "zero-length datagram":
+        return True, f"{what} and setup eof after {ms} ms"
+    return False, f"{what}; setup eof={eof} after {ms} ms"
+
+
+def run(case, service, node, wait):
+    query = f'<create_attrd_op t="attrd" src="pcmkr-raw" task="query" attr_name="pcmkr_none" attr_host="{node}"/>'
+    if case == "truncated-handshake":
+        s = setup_socket(service, wait)
+        t0 = time.monotonic()
+        s.sendall(HANDSHAKE.pack(-1, HANDSHAKE.size, 65536)[:10])
+        try:
+            got = s.recv(16)
+        except socket.timeout:
+            return False, f"server kept the half handshake open for {wait} s"
+        ms = int((time.monotonic() - t0) * 1000)
+        return got == b"", f"closed by the server after {ms} ms" if got == b"" else f"got {len(got)} bytes"
+    if case == "vanish-before-bind":
+        c = Client(service, wait, bind=False)
+        c.close()
+        return True, "handshake done, left before binding"
+    c = Client(service, wait)
+    try:
+        if case == "ok":
+            c.req.send(request(1, query))
+            data = c.req.recv(c.max)
+            msg_id, size, _ = QB_HEADER.unpack_from(data, 0)
+            text = data[40:].rstrip(b"\0").decode(errors="replace")
+            ok = msg_id == 1 and size == len(data) and "<" in text
+            return ok, f"response id={msg_id} size={size} bytes={len(data)} {text[:120]}"
+        if case == "vanish":
+            c.req.send(request(1, query))
+            return True, "sent a query and left without reading"
+        if case == "huge-size":
+            d = bytearray(request(1, query))
+            struct.pack_into("=i", d, 8, 0x7FFFFFFF)
+            c.req.send(bytes(d))
+            return expect_dropped(c, wait)
+        if case == "truncated-header":
+            c.req.send(b"\1" * 10)
+            return expect_dropped(c, wait)
+        return False, f"unknown case {case}"
+    finally:
+        c.close()
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.stderr.write(__doc__)
+        return 2
+    case, service, node = sys.argv[1:4]
+    wait = float(sys.argv[4]) if len(sys.argv) > 4 else 8.0
+    try:
+        ok, detail = run(case, service, node, wait)
+    except Skip as e:
+        print(f"RESULT skip {case}: {e}")
+        return 3
+    except Exception as e:  # a report, not a crash: the caller decides
+        print(f"RESULT fail {case}: {type(e).__name__}: {e}")
+        return 1
+    print(f"RESULT {'ok' if ok else 'fail'} {case}: {detail}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
