@@ -42,6 +42,11 @@ pub struct Cli {
     #[argh(switch)]
     pub allow_psk_ke: bool,
 
+    /// publish no local IPC services for node tools (for a second daemon in one network
+    /// namespace, e.g. tests; tools on the node then cannot reach the cluster)
+    #[argh(switch)]
+    pub no_local_ipc: bool,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,

@@ -110,6 +110,10 @@ pub fn run(config: Config) -> i32 {
 #[cfg(feature = "ipc-proxy")]
 fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) -> Result<(), i32> {
     use crate::ipc::{bridge, Framing, IpcConfig};
+    if !config.local_ipc {
+        info!("local IPC for node tools is turned off (PCMK_remoted_local_ipc=no)");
+        return Ok(());
+    }
     let mut cfg = IpcConfig::new(crate::connection::dispatch::proxy::SERVICES.to_vec());
     cfg.buffer_floor = config.ipc_buffer;
     cfg.max_message = config.limits.max_message_bytes;
@@ -119,7 +123,9 @@ fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) ->
         Framing::Pacemaker2
     };
     bridge::start(hub, ex, cfg).map_err(|e| {
-        error!("cannot serve local tools: {e}; exiting");
+        error!(
+            "cannot serve local tools: {e}; exiting (PCMK_remoted_local_ipc=no runs without them)"
+        );
         crate::exitcode::FATAL
     })
 }

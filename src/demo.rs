@@ -47,7 +47,7 @@ pub fn run(args: &DemoArgs) -> i32 {
             "--authkey",
             &key_arg,
         ])
-        .args(["--sysconfig", "none"])
+        .args(["--sysconfig", "none", "--no-local-ipc"])
         .env("PCMK_logfile", "none")
         .env("PCMK_logfacility", "none")
         .stdin(Stdio::null())

@@ -712,7 +712,7 @@ fn watchdog_check_without_sbd_exits_100() {
 
 #[test]
 fn watchdog_check_without_timeout_is_not_answered_but_the_next_request_is() {
-    let d = Daemon::start(&[]);
+    let d = Daemon::options().arg("-V").start();
     let mut c = d.client("cluster");
     let (reply, before) = run(STEP, "check then poke", async {
         c.send(&lrmd_check(None, 500)).await.unwrap();

@@ -55,6 +55,8 @@ pub struct Config {
     /// `PCMK_ipc_buffer`: the least IPC buffer negotiated with local tools, and the size from
     /// which large messages to them are compressed or split.
     pub ipc_buffer: usize,
+    /// Publish the local IPC services (`PCMK_remoted_local_ipc`, `--no-local-ipc`).
+    pub local_ipc: bool,
     /// The installed Pacemaker tools use the 3.0.1+ IPC header (`PCMK_remoted_ipc_framing=3`)
     /// rather than the 2.x one; the two cannot be told apart on the wire.
     pub ipc_framing_3: bool,
@@ -332,6 +334,18 @@ impl Config {
                 })?,
             None => DEFAULT_IPC_BUFFER,
         };
+        let local_ipc = !cli.no_local_ipc
+            && match sources.lookup(&format!("{OWN_PREFIX}local_ipc")) {
+                Some(f) => parse_bool(&f).ok_or_else(|| {
+                    bad(
+                        &format!("{OWN_PREFIX}local_ipc"),
+                        &f.origin,
+                        f.value.clone(),
+                        "yes or no",
+                    )
+                })?,
+                None => true,
+            };
         let ipc_framing_3 = match sources.lookup(&format!("{OWN_PREFIX}ipc_framing")) {
             Some(f) => match f.value.trim() {
                 "2" => false,
@@ -359,6 +373,7 @@ impl Config {
             sbd_watchdog_timeout_ms,
             agent_paths,
             ipc_buffer,
+            local_ipc,
             ipc_framing_3,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
         };

@@ -304,6 +304,9 @@ impl Daemon {
             cmd.args(&opts.args)
                 .env("PCMK_logfile", "none")
                 .env("PCMK_logfacility", "none")
+                // Many daemons share this network namespace (and maybe a cluster does): the
+                // local IPC names would clash. The IPC suites run daemons in namespaces.
+                .env("PCMK_remoted_local_ipc", "no")
                 .envs(opts.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(scratch.path("stdout.log")).unwrap())
@@ -492,6 +495,7 @@ pub fn run_binary(args: &[&str], limit: Duration) -> Output {
         .args(args)
         .env("PCMK_logfile", "none")
         .env("PCMK_logfacility", "none")
+        .env("PCMK_remoted_local_ipc", "no")
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out).unwrap())
         .stderr(fs::File::create(&err).unwrap())
