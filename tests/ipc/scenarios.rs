@@ -477,11 +477,19 @@ fn sc_filesystem_sockets(ctx: &Ctx) -> Result<String, String> {
         return Err("unshare not found".into());
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = crate::support::scratch_dir().join("fsmode");
+    // Outside /tmp, which the script replaces with a bind mount (the target directory may live
+    // under /tmp, as CI's can).
+    let dir = std::path::PathBuf::from(format!("/var/tmp/pcmkr-ipc-fsmode-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for d in ["upper", "work", "tmp"] {
         std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
     }
+    // The test binary itself may live under /tmp too: run a copy.
+    let exe = {
+        let copy = dir.join("server");
+        std::fs::copy(&exe, &copy).map_err(|e| e.to_string())?;
+        copy
+    };
     // The server stops when its stdin (a fifo we hold open on fd 3) closes.
     let script = format!(
         r#"set -e
@@ -507,6 +515,7 @@ test ! -e /tmp/attrd && echo "socket file removed at shutdown"
     c.args(["-m", "sh", "-c", &script]);
     let out = run_with_deadline(c, Duration::from_secs(20))?;
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
     if out.code != Some(0) || !out.stdout.contains("42-from-rust") {
         return Err(format!(
             "exit {:?}: {} {}; server log:\n{log}",
