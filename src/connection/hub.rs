@@ -142,6 +142,11 @@ impl Hub {
                 | Action::IpcEvent { .. }
                 | Action::IpcDisconnect { .. } => {}
                 Action::Kill { pid, group } => {
+                    // A reaped agent's pid may already be someone else's: its end is on the
+                    // way to the executor, there is nothing left to kill.
+                    if !self.reaper.holds(pid) {
+                        continue;
+                    }
                     let sent = if group {
                         crate::sys::process::kill_group(pid, libc::SIGKILL)
                     } else {

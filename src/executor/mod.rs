@@ -8,6 +8,7 @@
 pub mod operation;
 pub mod resource;
 pub mod result;
+mod timetable;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -25,6 +26,7 @@ pub use operation::{Now, OpId};
 use resource::Registry;
 pub use resource::{Definition, Resource};
 use result::{ocf, timeout_reason, Audience, ExecEvent, ExecStatus, OpResult};
+use timetable::Timetable;
 
 /// Bounds on what the executor holds (README "Limits").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,7 @@ pub struct Executor {
     agents: agents::Paths,
     effects: Vec<Effect>,
     children: usize,
+    timetable: Timetable,
 }
 
 impl Executor {
@@ -109,6 +112,7 @@ impl Executor {
             agents,
             effects: Vec::new(),
             children: 0,
+            timetable: Timetable::default(),
         }
     }
 
@@ -257,7 +261,8 @@ impl Executor {
         if let Some(rsc) = self.resources.get_mut(&rsc_id) {
             rsc.pending.push_back(id);
         }
-        self.poll(now);
+        self.timetable.touch(&rsc_id);
+        // Nothing starts here: the reply goes out before any result (the caller polls next).
         call_id as i32
     }
 
@@ -383,42 +388,31 @@ impl Executor {
     }
 
     /// Starts what is due and times out what is late; call after every change and when
-    /// [`next_wakeup`](Self::next_wakeup) comes.
+    /// [`next_wakeup`](Self::next_wakeup) comes. Costs O(log n) per resource it touches.
     pub fn poll(&mut self, now: Now) {
         self.time_out_late(now);
-        for id in self.resources.ids() {
-            // Each pass starts one operation or stops; an operation that ends at once (agent
-            // missing) lets the next one start, so bound the passes by the queue length.
-            let queued = self
-                .resources
-                .get(&id)
-                .map_or(0, |r| r.pending.len() + r.recurring.len());
-            for _ in 0..=queued {
-                if self.children >= self.limits.max_children || !self.dispatch_next(&id, now) {
-                    break;
-                }
+        self.timetable.wake(now.mono);
+        // Each pass starts an operation, or ends one at once (an agent that cannot run), or
+        // stops: bounded by the operations there are.
+        for _ in 0..=self.ops.len() {
+            for id in self.timetable.take_dirty() {
+                self.reschedule(&id, now);
             }
+            if self.children >= self.limits.max_children {
+                break;
+            }
+            let Some(id) = self.timetable.pop_ready() else {
+                break;
+            };
+            self.dispatch_next(&id, now);
         }
     }
 
     /// When [`poll`](Self::poll) next has something to do, if ever: the earliest start delay,
-    /// recurring interval or deadline after `now`. Operations already due but held by a busy
-    /// resource or the children bound start when a run finishes, not on a timer.
+    /// recurring interval or deadline. Operations already due but held by a busy resource or
+    /// the children bound start when a run finishes, not on a timer.
     pub fn next_wakeup(&self, now: Instant) -> Option<Instant> {
-        self.ops
-            .values()
-            .filter_map(|o| match &o.state {
-                State::Queued { ready_at } => Some(*ready_at),
-                State::Waiting { due } => Some(*due),
-                State::Running(Run {
-                    deadline: Some(d),
-                    ending: None,
-                    ..
-                }) => Some(*d),
-                State::Running(_) => None,
-            })
-            .filter(|t| *t > now)
-            .min()
+        self.timetable.next_wakeup().map(|t| t.max(now))
     }
 
     /// The shell started the agent of `op` as `pid`.

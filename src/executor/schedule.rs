@@ -16,6 +16,8 @@ impl Executor {
     /// was started. Due are: recurring operations whose interval has passed (earliest first),
     /// then the head of the queue once its start delay is over (it holds up the rest).
     pub(super) fn dispatch_next(&mut self, rsc_id: &str, now: Now) -> bool {
+        // Whatever happens, look at this resource again when it next changes or comes due.
+        self.timetable.touch(rsc_id);
         let Some(rsc) = self.resources.get(rsc_id) else {
             return false;
         };
@@ -66,6 +68,9 @@ impl Executor {
         op.has_run = true;
         let deadline =
             (op.timeout_ms > 0).then(|| now.mono + Duration::from_millis(u64::from(op.timeout_ms)));
+        if let Some(at) = deadline {
+            self.timetable.add_deadline(at, id);
+        }
         let kill_agent_only = op
             .params
             .iter()
@@ -111,7 +116,12 @@ impl Executor {
             return;
         };
         let exec_ms = match &op.state {
-            State::Running(run) => millis(now.mono.saturating_duration_since(run.started)),
+            State::Running(run) => {
+                if let Some(at) = run.deadline {
+                    self.timetable.remove_deadline(at, id);
+                }
+                millis(now.mono.saturating_duration_since(run.started))
+            }
             _ => 0,
         };
         let status = result.status;
@@ -130,6 +140,7 @@ impl Executor {
         }
         let to = audience(op);
         let rsc_id = op.rsc_id.clone();
+        self.timetable.touch(&rsc_id);
         if let Some(rsc) = self.resources.get_mut(&rsc_id) {
             if rsc.running == Some(id) {
                 rsc.running = None;
@@ -223,15 +234,13 @@ impl Executor {
 
     /// Kills every run whose timeout has passed (SIGKILL at once, no grace period: 11.4).
     pub(super) fn time_out_late(&mut self, now: Now) {
-        let late: Vec<OpId> = self
-            .ops
-            .values()
-            .filter(|o| {
+        for id in self.timetable.take_late(now.mono) {
+            let late = self.ops.get(&id).is_some_and(|o| {
                 matches!(&o.state, State::Running(Run { deadline: Some(d), ending: None, .. }) if *d <= now.mono)
-            })
-            .map(|o| o.id)
-            .collect();
-        for id in late {
+            });
+            if !late {
+                continue;
+            }
             if let Some(op) = self.ops.get(&id) {
                 info!(
                     "rsc={} op={}_{} call={} timed out after {} ms",
@@ -239,6 +248,38 @@ impl Executor {
                 );
             }
             self.kill(id, Ending::TimedOut);
+        }
+    }
+
+    /// Works out when `rsc_id` can next start something: now, later, or only when its running
+    /// operation ends (then it is touched again).
+    pub(super) fn reschedule(&mut self, rsc_id: &str, now: Now) {
+        let Some(rsc) = self.resources.get(rsc_id) else {
+            self.timetable.forget(rsc_id);
+            return;
+        };
+        if rsc.running.is_some() {
+            self.timetable.forget(rsc_id);
+            return;
+        }
+        let head = rsc
+            .pending
+            .front()
+            .and_then(|id| match self.ops.get(id)?.state {
+                State::Queued { ready_at } => Some(ready_at),
+                _ => None,
+            });
+        let recurring = rsc
+            .recurring
+            .iter()
+            .filter_map(|id| match self.ops.get(id)?.state {
+                State::Waiting { due } => Some(due),
+                _ => None,
+            })
+            .min();
+        match head.into_iter().chain(recurring).min() {
+            Some(at) => self.timetable.schedule(rsc_id, at, now.mono),
+            None => self.timetable.forget(rsc_id),
         }
     }
 
@@ -301,6 +342,7 @@ impl Executor {
         if let State::Waiting { due } = &mut op.state {
             *due = now.mono;
         }
+        self.timetable.touch(rsc_id);
         true
     }
 

@@ -51,6 +51,12 @@ impl Reaper {
         Rc::new(Reaper::default())
     }
 
+    /// Whether `pid` is a child of ours not yet reaped: only then may it be signalled, since
+    /// a reaped pid can already belong to another process.
+    pub fn holds(&self, pid: u32) -> bool {
+        self.children.borrow().contains_key(&pid)
+    }
+
     /// Children not yet reaped.
     pub fn len(&self) -> usize {
         self.children.borrow().len()
