@@ -5,14 +5,11 @@
 //! Needs root, network namespaces and Debian's pacemaker and resource-agents packages. Where
 //! something is missing it prints "skipped" and passes, unless PCMKR_REQUIRE_INTEROP=1.
 
-// Test helpers panic on setup failures; that is a failed test, as intended.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod scripts;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const DAEMON: &str = env!("CARGO_BIN_EXE_pcmk-remoted");
+use scripts::{interop, missing, skip_or_fail, DAEMON};
 
 /// The whole run: cluster start (~25 s), the scenario (~50 s), tear-down and cluster stop,
 /// with room for a slow machine. The script bounds each of its own waits as well.
@@ -36,20 +33,10 @@ const STEPS: [&str; 14] = [
     "teardown",
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `None` when everything is there; otherwise what is missing.
-fn missing() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        return Some(String::from("root"));
-    }
+/// A real cluster runs Dummy (monitor failure and recovery), an LSB script, IPaddr2, a live
+/// migration between our two nodes and a start that times out, all through our daemon.
+#[test]
+fn real_cluster_runs_resources_on_two_of_our_nodes() {
     let tools = [
         "ip",
         "corosync",
@@ -61,83 +48,16 @@ fn missing() -> Option<String> {
         "xmllint",
         "flock",
     ];
-    for tool in tools {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            return Some(tool.to_string());
-        }
-    }
     let agents = [
         "/usr/lib/ocf/resource.d/pacemaker/Dummy",
         "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
     ];
-    agents
-        .iter()
-        .find(|a| !Path::new(a).exists())
-        .map(|a| format!("resource agent {a}"))
-}
-
-fn skip_or_fail(what: &str) -> bool {
-    if std::env::var("PCMKR_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("cluster prerequisite missing: {what} (PCMKR_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("skipped: {what} not available");
-    true
-}
-
-/// Runs the script with a hard deadline; its output goes to a file that is printed on failure.
-fn run_script(script: &str, args: &[&str], limit: Duration) -> String {
-    let log = std::env::temp_dir().join(format!(
-        "pcmkr-test-{}-{}.log",
-        Path::new(script).file_stem().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("bash")
-        .arg(repo().join("tests/interop").join(script))
-        .args(args)
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("start script");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            // SIGTERM: the script's trap removes its resources, nodes, namespaces and cluster,
-            // each step of which is bounded, so this wait ends.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    match status {
-        Some(s) if s.success() => text,
-        Some(s) => panic!("{script} failed ({s}):\n{text}"),
-        None => panic!("{script} did not finish within {limit:?}:\n{text}"),
-    }
-}
-
-/// A real cluster runs Dummy (monitor failure and recovery), an LSB script, IPaddr2, a live
-/// migration between our two nodes and a start that times out, all through our daemon.
-#[test]
-fn real_cluster_runs_resources_on_two_of_our_nodes() {
-    if let Some(m) = missing() {
+    if let Some(m) = missing(&tools, &agents) {
         if skip_or_fail(&m) {
             return;
         }
     }
-    let out = run_script("e2e-executor.sh", &[DAEMON], LIMIT);
+    let out = interop("e2e-executor.sh", &[DAEMON], LIMIT);
     assert!(out.contains("PASS"), "{out}");
     for step in STEPS {
         let line = out

@@ -8,14 +8,11 @@
 //! packages. Where something is missing it prints "skipped" and passes, unless
 //! PCMKR_REQUIRE_INTEROP=1.
 
-// Test helpers panic on setup failures; that is a failed test, as intended.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod scripts;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const DAEMON: &str = env!("CARGO_BIN_EXE_pcmk-remoted");
+use scripts::{interop, missing, skip_or_fail, Script, DAEMON};
 
 /// The whole run: cluster start (~25 s), the scenario (~90 s, 30 of them the load and 20 the
 /// misbehaving clients), tear-down and cluster stop, with room for a slow machine. The script
@@ -45,20 +42,8 @@ const STEPS: [&str; 19] = [
     "teardown",
 ];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `None` when everything is there; otherwise what is missing.
-fn missing() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"));
-    if !root {
-        return Some(String::from("root"));
-    }
+/// The first missing prerequisite of the scenario.
+fn missing_here() -> Option<String> {
     let tools = [
         "ip",
         "ss",
@@ -76,72 +61,11 @@ fn missing() -> Option<String> {
         "userdel",
         "runuser",
     ];
-    for tool in tools {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            return Some(tool.to_string());
-        }
-    }
     let agents = [
         "/usr/lib/ocf/resource.d/pacemaker/Dummy",
         "/usr/lib/ocf/resource.d/pacemaker/Stateful",
     ];
-    agents
-        .iter()
-        .find(|a| !Path::new(a).exists())
-        .map(|a| format!("resource agent {a}"))
-}
-
-fn skip_or_fail(what: &str) -> bool {
-    if std::env::var("PCMKR_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("proxy test prerequisite missing: {what} (PCMKR_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("skipped: {what} not available");
-    true
-}
-
-/// Runs the script with a hard deadline; its output goes to a file that is printed on failure.
-fn run_script(script: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> String {
-    let log = std::env::temp_dir().join(format!(
-        "pcmkr-test-{}-{}.log",
-        Path::new(script).file_stem().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let out = std::fs::File::create(&log).unwrap();
-    let mut child = Command::new("bash")
-        .arg(repo().join("tests/interop").join(script))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("start script");
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            // SIGTERM: the script's trap removes its resources, node, users, namespaces and
-            // cluster, each step of which is bounded, so this wait ends.
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    match status {
-        Some(s) if s.success() => text,
-        Some(s) => panic!("{script} failed ({s}):\n{text}"),
-        None => panic!("{script} did not finish within {limit:?}:\n{text}"),
-    }
+    missing(&tools, &agents)
 }
 
 /// The line of `out` starting with `prefix`, or a panic showing the output.
@@ -156,12 +80,12 @@ fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
 /// SIGTERM drains the node without it ever showing failed, and with no cluster exits at once.
 #[test]
 fn real_cluster_tools_and_drain_through_our_proxy() {
-    if let Some(m) = missing() {
+    if let Some(m) = missing_here() {
         if skip_or_fail(&m) {
             return;
         }
     }
-    let out = run_script("e2e-proxy.sh", &[DAEMON], &[], LIMIT);
+    let out = interop("e2e-proxy.sh", &[DAEMON], LIMIT);
     assert!(out.contains("PASS"), "{out}");
     assert!(
         !out.contains("EXPECTED-DIFF"),
@@ -188,26 +112,24 @@ fn real_cluster_tools_and_drain_through_our_proxy() {
 #[test]
 #[ignore = "downloads Debian's pacemaker-remote; run with --ignored"]
 fn original_daemon_passes_the_script_with_its_known_differences() {
-    if let Some(m) = missing() {
+    if let Some(m) = missing_here() {
         if skip_or_fail(&m) {
             return;
         }
     }
-    let dir = std::env::temp_dir().join("pcmkr-original");
-    let found = Command::new("bash")
-        .arg(repo().join("tests/interop/original-daemon.sh"))
-        .arg(&dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("original-daemon.sh");
-    assert!(found.status.success(), "original-daemon.sh failed");
-    let original = String::from_utf8(found.stdout).unwrap();
-    let out = run_script(
-        "e2e-proxy.sh",
-        &[original.trim()],
-        &[("PCMKR_DAEMON_KIND", "original")],
-        LIMIT,
-    );
+    let dir = std::env::temp_dir()
+        .join("pcmkr-original")
+        .display()
+        .to_string();
+    let found = interop("original-daemon.sh", &[&dir], Duration::from_secs(300));
+    let original = found.lines().last().unwrap_or_default().trim().to_string();
+    let out = Script {
+        path: "tests/interop/e2e-proxy.sh",
+        args: &[&original],
+        env: &[("PCMKR_DAEMON_KIND", "original")],
+        ..Script::default()
+    }
+    .run(LIMIT);
     assert!(out.contains("PASS"), "{out}");
     for l in out.lines().filter(|l| l.starts_with("EXPECTED-DIFF")) {
         eprintln!("{l}");

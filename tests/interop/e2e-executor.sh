@@ -21,6 +21,8 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=e2e-lib.sh
+source "$(dirname "$0")/e2e-lib.sh"
 [[ $# -ge 1 ]] || { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 STEP_TIMEOUT=${PCMKR_STEP_TIMEOUT:-60}
@@ -95,40 +97,7 @@ probed() {
     timeout 20 cibadmin -Q -A "//node_state[@uname='$2']//lrm_rsc_op[@id='$1_last_0' and @operation='monitor' and @interval='0' and @rc-code='$3']" >/dev/null 2>&1
 }
 
-# log_has REGEX: the cluster log written since the run began matches REGEX.
-# (grep without -q: an early exit would make tail fail with SIGPIPE under pipefail.)
-log_has() { tail -c +$((LOG_OFFSET + 1)) "$CLUSTER_LOG" | grep -E "$1" >/dev/null; }
-
-# ---- steps ------------------------------------------------------------------------------
-
-# step NAME CMD...: bounded wait for CMD; prints TIMING NAME, or fails with a snapshot.
-step() {
-    local name=$1 t0
-    shift
-    t0=$(pcmkr_now_ms)
-    if ! pcmkr_wait_until "$STEP_TIMEOUT" "$@"; then
-        snapshot "fail-$name"
-        sed 's/^/  /' "$STATE/crm_mon-fail-$name.txt" >&2
-        pcmkr_die "$name: not reached within $STEP_TIMEOUT s: $*"
-    fi
-    timing "$name" $(( $(pcmkr_now_ms) - t0 ))
-}
-
-# create RSC PRIMITIVE_XML CONSTRAINTS_XML: all in one CIB update, so the resource is never
-# probed or placed before its constraints exist.
-create() {
-    CREATED+=("$1")
-    timeout 20 cibadmin -M -X "<cib><configuration><resources>$2</resources><constraints>$3</constraints></configuration></cib>" ||
-        pcmkr_die "could not create $1"
-}
-
-# only_on RSC NODE: the location constraint keeping RSC on NODE; never probed elsewhere
-# (the namespaces share one file system, so another node's probe would see the state file).
-only_on() {
-    echo "<rsc_location id=\"loc-$1\" rsc=\"$1\" resource-discovery=\"never\"><rule id=\"loc-$1-r\" score=\"-INFINITY\"><expression id=\"loc-$1-e\" attribute=\"#uname\" operation=\"ne\" value=\"$2\"/></rule></rsc_location>"
-}
-
-set_role() { timeout 20 crm_resource -r "$1" --meta -p target-role -v "$2" >/dev/null; }
+# log_has, step, create, only_on and set_role come from e2e-lib.sh.
 ns_has_addr() { ip -n "${NS[$1]}" -o -4 addr show dev "$VIP_IF" | grep -qwF "$2"; }
 file_says() { [[ -f $1 ]] && grep -qx "$2" "$1"; }
 

@@ -51,6 +51,8 @@ fi
 
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=e2e-lib.sh
+source "$(dirname "$0")/e2e-lib.sh"
 [[ $# -ge 1 ]] || { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 KIND=${PCMKR_DAEMON_KIND:-ours}
@@ -124,32 +126,7 @@ rsc_stopped() {
     [[ $(xq "string(//resources//resource[@id='$1']/@role)" <<<"$x") == Stopped &&
        $(xq "string(//resources//resource[@id='$1']/@nodes_running_on)" <<<"$x") == 0 ]]
 }
-# log_has REGEX: the cluster log of this run matches. grep reads to the end (no -q): with
-# pipefail, an early exit would fail the pipeline through tail's SIGPIPE on a large log.
-log_has() { tail -c +$((LOG_OFFSET + 1)) "$CLUSTER_LOG" | grep -E "$1" >/dev/null; }
-
-step() {
-    local name=$1 t0
-    shift
-    t0=$(pcmkr_now_ms)
-    if ! pcmkr_wait_until "$STEP_TIMEOUT" "$@"; then
-        snapshot "fail-$name"
-        sed 's/^/  /' "$STATE/crm_mon-fail-$name.txt" >&2
-        pcmkr_die "$name: not reached within $STEP_TIMEOUT s: $*"
-    fi
-    timing "$name" $(( $(pcmkr_now_ms) - t0 ))
-}
-
-# create ID XML CONSTRAINTS: resources and their constraints in one CIB update.
-create() {
-    CREATED+=("$1")
-    timeout 20 cibadmin -M -X "<cib><configuration><resources>$2</resources><constraints>$3</constraints></configuration></cib>" ||
-        pcmkr_die "could not create $1"
-}
-only_on() {
-    echo "<rsc_location id=\"loc-$1\" rsc=\"$1\" resource-discovery=\"never\"><rule id=\"loc-$1-r\" score=\"-INFINITY\"><expression id=\"loc-$1-e\" attribute=\"#uname\" operation=\"ne\" value=\"$2\"/></rule></rsc_location>"
-}
-set_role() { timeout 20 crm_resource -r "$1" --meta -p target-role -v "$2" >/dev/null; }
+# log_has, step, create, only_on and set_role come from e2e-lib.sh.
 
 # ---- daemon process --------------------------------------------------------------------
 
