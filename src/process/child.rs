@@ -127,6 +127,9 @@ pub fn spawn(
     Ok((pid, collect(stdout, stderr, exited, cap)))
 }
 
+/// Bytes read from an agent's pipe at a time.
+const READ_CHUNK: usize = 4096;
+
 async fn collect(
     mut stdout: Option<Async<ChildStdout>>,
     mut stderr: Option<Async<ChildStderr>>,
@@ -135,8 +138,10 @@ async fn collect(
 ) -> Finished {
     let mut out = Captured::default();
     let mut err = Captured::default();
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut buf2 = vec![0u8; 16 * 1024];
+    // One pipe's worth at a time is plenty: agents mostly say a line or nothing, and a
+    // chatty one only costs more reads. Small buffers keep a no-op operation cheap.
+    let mut buf = [0u8; READ_CHUNK];
+    let mut buf2 = [0u8; READ_CHUNK];
     let exit = loop {
         enum Event {
             Out(io::Result<usize>),
@@ -166,10 +171,10 @@ async fn collect(
     };
     // Take what is already in the pipes, without waiting for writers that outlive the agent.
     if let Some(s) = stdout {
-        drain_now(s, &mut out, cap);
+        drain_now(s, &mut out, cap, &mut buf);
     }
     if let Some(s) = stderr {
-        drain_now(s, &mut err, cap);
+        drain_now(s, &mut err, cap, &mut buf);
     }
     Finished {
         exit,
@@ -179,14 +184,14 @@ async fn collect(
 }
 
 /// Reads a non-blocking pipe until it would block or ends; bounded by what is buffered in it.
-fn drain_now<T: Read>(pipe: Async<T>, into: &mut Captured, cap: usize) {
+fn drain_now<T: Read>(pipe: Async<T>, into: &mut Captured, cap: usize, buf: &mut [u8]) {
     let Ok(mut inner) = pipe.into_inner() else {
         return;
     };
-    let mut buf = [0u8; 16 * 1024];
-    // A pipe holds at most its capacity (64 KiB by default); 1024 reads is far past that.
+    // A pipe holds at most its capacity (64 KiB by default, 1 MiB at most unless raised);
+    // 1024 reads of READ_CHUNK is past that.
     for _ in 0..1024 {
-        match inner.read(&mut buf) {
+        match inner.read(buf) {
             Ok(0) => break,
             Ok(n) => into.push(&buf[..n], cap),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -880,3 +880,16 @@ fn bench_exec_request() {
         per
     );
 }
+
+#[test]
+fn ascii_name_table_follows_the_xml_rules() {
+    for b in 0u8..128 {
+        let c = b as char;
+        let start = matches!(c, ':' | 'A'..='Z' | '_' | 'a'..='z');
+        let name = start || matches!(c, '-' | '.' | '0'..='9');
+        assert_eq!(is_name_start(c), start, "{b:#x}");
+        assert_eq!(is_name_char(c), name, "{b:#x}");
+    }
+    assert!(is_name_start('\u{C0}') && !is_name_start('\u{D7}') && !is_name_start('\u{B7}'));
+    assert!(is_name_char('\u{B7}') && is_name_char('\u{300}') && !is_name_char('\u{D7}'));
+}
