@@ -139,9 +139,10 @@ async fn collect(
     let mut out = Captured::default();
     let mut err = Captured::default();
     // One pipe's worth at a time is plenty: agents mostly say a line or nothing, and a
-    // chatty one only costs more reads. Small buffers keep a no-op operation cheap.
-    let mut buf = [0u8; READ_CHUNK];
-    let mut buf2 = [0u8; READ_CHUNK];
+    // chatty one only costs more reads. Small buffers keep a no-op operation cheap, and on
+    // the heap they are not copied each time this future moves.
+    let mut bufs = vec![0u8; 2 * READ_CHUNK];
+    let (buf, buf2) = bufs.split_at_mut(READ_CHUNK);
     let exit = loop {
         enum Event {
             Out(io::Result<usize>),
@@ -150,13 +151,13 @@ async fn collect(
         }
         let read_out = async {
             match stdout.as_mut() {
-                Some(s) => Event::Out(s.read(&mut buf).await),
+                Some(s) => Event::Out(s.read(buf).await),
                 None => future::pending().await,
             }
         };
         let read_err = async {
             match stderr.as_mut() {
-                Some(s) => Event::Err(s.read(&mut buf2).await),
+                Some(s) => Event::Err(s.read(buf2).await),
                 None => future::pending().await,
             }
         };
@@ -171,10 +172,10 @@ async fn collect(
     };
     // Take what is already in the pipes, without waiting for writers that outlive the agent.
     if let Some(s) = stdout {
-        drain_now(s, &mut out, cap, &mut buf);
+        drain_now(s, &mut out, cap, buf);
     }
     if let Some(s) = stderr {
-        drain_now(s, &mut err, cap, &mut buf);
+        drain_now(s, &mut err, cap, buf);
     }
     Finished {
         exit,
