@@ -10,7 +10,7 @@ out=$(cd "$1" && pwd)
 flags=(-std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter)
 build() { # NAME EXTRA-FLAGS...
     local name=$1; shift
-    if [[ ! -x $out/$name || $here/$name.c -nt $out/$name ]]; then
+    if [[ ! -x $out/$name || $here/$name.c -nt $out/$name || $here/util.h -nt $out/$name ]]; then
         gcc "${flags[@]}" -o "$out/$name.tmp" "$here/$name.c" "$@"
         mv "$out/$name.tmp" "$out/$name"
     fi

@@ -28,16 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static volatile pid_t g_child;
-
-static long long
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 sleep_us(long us)
@@ -56,28 +49,6 @@ on_signal(int sig)
         kill(g_child, SIGKILL);
     }
     _exit(1);
-}
-
-static long long
-proc_kib(pid_t pid, const char *file, const char *field)
-{
-    char path[64], line[256];
-    size_t len = strlen(field);
-    long long v = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, file);
-    if ((f = fopen(path, "r")) == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, field, len) == 0 && line[len] == ':') {
-            v = atoll(line + len + 1);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
 }
 
 static int

@@ -59,6 +59,8 @@
 #include <crm/lrmd.h>
 #include <crm/services.h>
 
+#include "util.h"
+
 #define MAX_RESOURCES 20000
 #define RSS_SAMPLE_MS 1000
 
@@ -71,15 +73,6 @@ static long g_events; /* callbacks so far */
 
 /* ---------------------------------------------------------------- time, stats */
 
-static long long
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Milliseconds since boot, the clock the agent stamps its runs with (/proc/uptime). */
 static long long
 uptime_ms(void)
@@ -88,33 +81,6 @@ uptime_ms(void)
 
     clock_gettime(CLOCK_BOOTTIME, &ts);
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *) a, y = *(const long long *) b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static long long
-pct(const long long *v, int n, double p)
-{
-    int i;
-
-    if (n == 0) {
-        return -1;
-    }
-    i = (int) ceil(p * n) - 1;
-    if (i < 0) {
-        i = 0;
-    }
-    if (i >= n) {
-        i = n - 1;
-    }
-    return v[i];
 }
 
 /* Prints "name":{"n":..,"min":..,"p50":..,"p90":..,"p99":..,"max":..,"mean":..}. */
@@ -190,52 +156,18 @@ daemon_cpu(void)
     return c;
 }
 
-/* A field of /proc/PID/status in KiB, or -1. */
+/* A field of the daemon's /proc/PID/status in KiB, or -1. */
 static long long
 status_kib(const char *field)
 {
-    char path[64], line[256];
-    size_t len = strlen(field);
-    long long v = -1;
-    FILE *f;
-
-    if (g_pid <= 0) {
-        return -1;
-    }
-    snprintf(path, sizeof(path), "/proc/%d/status", g_pid);
-    if ((f = fopen(path, "r")) == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, field, len) == 0 && line[len] == ':') {
-            v = atoll(line + len + 1);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
+    return proc_kib(g_pid, "status", field);
 }
 
-/* Pss from /proc/PID/smaps_rollup in KiB, or -1. */
+/* Pss from the daemon's /proc/PID/smaps_rollup in KiB, or -1. */
 static long long
 pss_kib(void)
 {
-    char path[64], line[256];
-    long long v = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", g_pid);
-    if (g_pid <= 0 || (f = fopen(path, "r")) == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "Pss:", 4) == 0) {
-            v = atoll(line + 4);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
+    return proc_kib(g_pid, "smaps_rollup", "Pss");
 }
 
 /* Resets VmHWM to the current RSS, so the next reading is this phase's peak. */

@@ -26,32 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define MAX_PARALLEL 1024
-
-static long long
-now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-cmp_ll(const void *a, const void *b)
-{
-    long long x = *(const long long *) a, y = *(const long long *) b;
-
-    return (x > y) - (x < y);
-}
-
-static long long
-pct(const long long *v, int n, double p)
-{
-    int i = (int) ceil(p * n) - 1;
-
-    return v[i < 0 ? 0 : (i >= n ? n - 1 : i)];
-}
 
 static long long
 cpu_us(const struct rusage *r)
