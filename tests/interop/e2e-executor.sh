@@ -49,32 +49,7 @@ timing() { echo "TIMING $1 $2"; pcmkr_log "$1: $2 ms"; }
 
 # ---- cluster queries -------------------------------------------------------------------
 
-mon_xml() { timeout 20 crm_mon -1 --output-as=xml 2>/dev/null; }
-
-# snapshot NAME: crm_mon text (with failures) into the state dir, for the record.
-snapshot() {
-    timeout 20 crm_mon -1 -r --include=failures >"$STATE/crm_mon-$1.txt" 2>&1 || true
-}
-
-xq() { xmllint --xpath "$1" - 2>/dev/null; }
-
-# rsc_on RSC NODE: Started (or Promoted), on NODE only, not failed.
-rsc_on() {
-    local x
-    x=$(mon_xml) || return 1
-    [[ $(xq "string(//resources/resource[@id='$1']/@active)" <<<"$x") == true &&
-       $(xq "string(//resources/resource[@id='$1']/@failed)" <<<"$x") == false &&
-       $(xq "string(//resources/resource[@id='$1']/@nodes_running_on)" <<<"$x") == 1 &&
-       $(xq "string(//resources/resource[@id='$1']/node/@name)" <<<"$x") == "$2" ]]
-}
-
-# rsc_stopped RSC: configured, inactive, on no node.
-rsc_stopped() {
-    local x
-    x=$(mon_xml) || return 1
-    [[ $(xq "string(//resources/resource[@id='$1']/@role)" <<<"$x") == Stopped &&
-       $(xq "string(//resources/resource[@id='$1']/@nodes_running_on)" <<<"$x") == 0 ]]
-}
+# mon_xml, snapshot, xq, rsc_on and rsc_stopped come from e2e-lib.sh.
 
 # failure RSC NODE ATTR VALUE: crm_mon lists a failed action of RSC on NODE with ATTR=VALUE
 # (e.g. exitstatus="not running", status="Timed Out").
@@ -103,32 +78,7 @@ file_says() { [[ -f $1 ]] && grep -qx "$2" "$1"; }
 
 # ---- set-up and tear-down ------------------------------------------------------------------
 
-all_stopped() {
-    local r
-    for r in "${CREATED[@]}"; do rsc_stopped "$r" || return 1; done
-}
-
-# Stops every resource we created, then deletes them with all their constraints (ours and
-# crm_resource --move's) in one CIB update: deleting the constraints first would let the
-# cluster probe the stopped resources everywhere in between. Then clears their history.
-remove_resources() {
-    local r ok=0 ids='' refs='' xpath
-    ((${#CREATED[@]})) || return 0
-    for r in "${CREATED[@]}"; do set_role "$r" Stopped || ok=1; done
-    pcmkr_wait_until "$STEP_TIMEOUT" all_stopped ||
-        { pcmkr_log "WARNING: not all of ${CREATED[*]} stopped after $STEP_TIMEOUT s"; ok=1; }
-    for r in "${CREATED[@]}"; do
-        ids+="${ids:+ or }@id='$r'" refs+="${refs:+ or }@rsc='$r'"
-    done
-    xpath="//resources/primitive[$ids] | //constraints/rsc_location[$refs]"
-    timeout 20 cibadmin --delete-all --force -A "$xpath" || ok=1
-    for r in "${CREATED[@]}"; do timeout 20 crm_resource -C -r "$r" >/dev/null 2>&1 || true; done
-    if timeout 20 cibadmin -Q -A "$xpath" >/dev/null 2>&1; then
-        pcmkr_log "resources or constraints of ours still in the CIB"; ok=1
-    fi
-    CREATED=()
-    return $ok
-}
+# all_stopped and remove_resources come from e2e-lib.sh.
 
 teardown() {
     local n ok=0

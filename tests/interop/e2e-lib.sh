@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by the cluster scenarios e2e-executor.sh and e2e-proxy.sh; source it after
 # lib.sh. They use the caller's STATE, STEP_TIMEOUT, CLUSTER_LOG, LOG_OFFSET and CREATED, and
-# its timing and snapshot functions.
+# its timing function.
 
 # log_has REGEX: the cluster log written since the run began matches REGEX.
 # (grep without -q: an early exit would make tail fail with SIGPIPE under pipefail.)
@@ -36,3 +36,67 @@ only_on() {
 
 # set_role RSC ROLE: the resource's target-role.
 set_role() { timeout 20 crm_resource -r "$1" --meta -p target-role -v "$2" >/dev/null; }
+
+# ---- cluster queries ----------------------------------------------------------------
+
+# mon_xml: the cluster status as XML; snapshot NAME: as text, with failures, into the state
+# directory for the record; xq XPATH: XPATH applied to stdin.
+mon_xml() { timeout 20 crm_mon -1 --output-as=xml 2>/dev/null; }
+snapshot() { timeout 20 crm_mon -1 -r --include=failures >"$STATE/crm_mon-$1.txt" 2>&1 || true; }
+xq() { xmllint --xpath "$1" - 2>/dev/null; }
+
+# rsc_on RSC NODE [ROLE]: active on NODE only, not failed, in ROLE if given.
+rsc_on() {
+    local x
+    x=$(mon_xml) || return 1
+    [[ $(xq "string(//resources//resource[@id='$1']/@active)" <<<"$x") == true &&
+       $(xq "string(//resources//resource[@id='$1']/@failed)" <<<"$x") == false &&
+       $(xq "string(//resources//resource[@id='$1']/@nodes_running_on)" <<<"$x") == 1 &&
+       $(xq "string(//resources//resource[@id='$1']/node/@name)" <<<"$x") == "$2" ]] || return 1
+    [[ -z ${3:-} || $(xq "string(//resources//resource[@id='$1']/@role)" <<<"$x") == "$3" ]]
+}
+# rsc_stopped ID: a primitive, or every instance of clone ID, configured and on no node.
+rsc_stopped() {
+    local x
+    x=$(mon_xml) || return 1
+    if [[ $(xq "count(//resources/clone[@id='$1'])" <<<"$x") != 0 ]]; then
+        # No bare "return": called from the EXIT trap, it would return the status from before the trap.
+        [[ $(xq "count(//resources/clone[@id='$1']/resource[@role!='Stopped' or @nodes_running_on!='0'])" <<<"$x") == 0 ]] && return 0
+        return 1
+    fi
+    [[ $(xq "string(//resources//resource[@id='$1']/@role)" <<<"$x") == Stopped &&
+       $(xq "string(//resources//resource[@id='$1']/@nodes_running_on)" <<<"$x") == 0 ]]
+}
+
+# ---- removing what a scenario created -------------------------------------------------
+
+all_stopped() {
+    local r
+    for r in "${CREATED[@]}"; do rsc_stopped "$r" || return 1; done
+}
+
+# remove_resources: stops every resource we created, then deletes them with all their
+# constraints (ours and crm_resource --move's) in one CIB update: deleting the constraints
+# first would let the cluster probe the stopped resources everywhere in between. Then
+# clears their history.
+remove_resources() {
+    local r ok=0 ids='' refs='' xpath
+    ((${#CREATED[@]})) || return 0
+    for r in "${CREATED[@]}"; do set_role "$r" Stopped || ok=1; done
+    if ! pcmkr_wait_until "$STEP_TIMEOUT" all_stopped; then
+        pcmkr_log "WARNING: not all of ${CREATED[*]} stopped after $STEP_TIMEOUT s (crm_mon-teardown.xml)"
+        mon_xml >"$STATE/crm_mon-teardown.xml" || true
+        ok=1
+    fi
+    for r in "${CREATED[@]}"; do
+        ids+="${ids:+ or }@id='$r'" refs+="${refs:+ or }@rsc='$r'"
+    done
+    xpath="//resources/primitive[$ids] | //resources/clone[$ids] | //constraints/rsc_location[$refs]"
+    timeout 20 cibadmin --delete-all --force -A "$xpath" || ok=1
+    for r in "${CREATED[@]}"; do timeout 20 crm_resource -C -r "$r" >/dev/null 2>&1 || true; done
+    if timeout 20 cibadmin -Q -A "$xpath" >/dev/null 2>&1; then
+        pcmkr_log "resources or constraints of ours still in the CIB"; ok=1
+    fi
+    CREATED=()
+    return $ok
+}

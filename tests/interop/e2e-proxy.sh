@@ -98,35 +98,8 @@ daemon_log() { cat "$DLOG" 2>/dev/null; }
 mark_log() { stat -c %s "$DLOG" >"$STATE/$1.mark" 2>/dev/null || echo 0 >"$STATE/$1.mark"; }
 daemon_log_since() { tail -c +$(( $(cat "$STATE/$1.mark") + 1 )) "$DLOG" 2>/dev/null; }
 
-# ---- cluster queries (as e2e-executor.sh) ----------------------------------------------
-
-mon_xml() { timeout 20 crm_mon -1 --output-as=xml 2>/dev/null; }
-snapshot() { timeout 20 crm_mon -1 -r --include=failures >"$STATE/crm_mon-$1.txt" 2>&1 || true; }
-xq() { xmllint --xpath "$1" - 2>/dev/null; }
-
-# rsc_on RSC NODE [ROLE]: active on NODE only, not failed, in ROLE if given.
-rsc_on() {
-    local x
-    x=$(mon_xml) || return 1
-    [[ $(xq "string(//resources//resource[@id='$1']/@active)" <<<"$x") == true &&
-       $(xq "string(//resources//resource[@id='$1']/@failed)" <<<"$x") == false &&
-       $(xq "string(//resources//resource[@id='$1']/@nodes_running_on)" <<<"$x") == 1 &&
-       $(xq "string(//resources//resource[@id='$1']/node/@name)" <<<"$x") == "$2" ]] || return 1
-    [[ -z ${3:-} || $(xq "string(//resources//resource[@id='$1']/@role)" <<<"$x") == "$3" ]]
-}
-# rsc_stopped ID: a primitive, or every instance of clone ID, configured and on no node.
-rsc_stopped() {
-    local x
-    x=$(mon_xml) || return 1
-    if [[ $(xq "count(//resources/clone[@id='$1'])" <<<"$x") != 0 ]]; then
-        # No bare "return": called from the EXIT trap, it would return the status from before the trap.
-        [[ $(xq "count(//resources/clone[@id='$1']/resource[@role!='Stopped' or @nodes_running_on!='0'])" <<<"$x") == 0 ]] && return 0
-        return 1
-    fi
-    [[ $(xq "string(//resources//resource[@id='$1']/@role)" <<<"$x") == Stopped &&
-       $(xq "string(//resources//resource[@id='$1']/@nodes_running_on)" <<<"$x") == 0 ]]
-}
-# log_has, step, create, only_on and set_role come from e2e-lib.sh.
+# Cluster queries, steps and resource set-up and removal (mon_xml, rsc_on, rsc_stopped,
+# step, create, only_on, set_role, remove_resources, ...) come from e2e-lib.sh.
 
 # ---- daemon process --------------------------------------------------------------------
 
@@ -155,33 +128,6 @@ stop_bg() {
     local p
     for p in "${BG[@]}"; do pcmkr_stop_pid "$p" 5 "background job"; wait "$p" 2>/dev/null || true; done
     BG=()
-}
-
-all_stopped() {
-    local r
-    for r in "${CREATED[@]}"; do rsc_stopped "$r" || return 1; done
-}
-
-remove_resources() {
-    local r ok=0 ids='' refs='' xpath
-    ((${#CREATED[@]})) || return 0
-    for r in "${CREATED[@]}"; do set_role "$r" Stopped || ok=1; done
-    if ! pcmkr_wait_until "$STEP_TIMEOUT" all_stopped; then
-        pcmkr_log "WARNING: not all of ${CREATED[*]} stopped after $STEP_TIMEOUT s (crm_mon-teardown.xml)"
-        mon_xml >"$STATE/crm_mon-teardown.xml" || true
-        ok=1
-    fi
-    for r in "${CREATED[@]}"; do
-        ids+="${ids:+ or }@id='$r'" refs+="${refs:+ or }@rsc='$r'"
-    done
-    xpath="//resources/primitive[$ids] | //resources/clone[$ids] | //constraints/rsc_location[$refs]"
-    timeout 20 cibadmin --delete-all --force -A "$xpath" || ok=1
-    for r in "${CREATED[@]}"; do timeout 20 crm_resource -C -r "$r" >/dev/null 2>&1 || true; done
-    if timeout 20 cibadmin -Q -A "$xpath" >/dev/null 2>&1; then
-        pcmkr_log "resources or constraints of ours still in the CIB"; ok=1
-    fi
-    CREATED=()
-    return $ok
 }
 
 teardown() {
