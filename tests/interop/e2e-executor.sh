@@ -125,20 +125,7 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# One cluster per machine: serialise with the other cluster scenarios.
-exec 9>/run/lock/pcmkr-interop.lock
-flock -w 900 9 || pcmkr_die "another interop run holds /run/lock/pcmkr-interop.lock"
-LOG_OFFSET=$(stat -c %s "$CLUSTER_LOG" 2>/dev/null || echo 0)
-
-pcmkr_log "== cluster (state in $STATE)"
-t0=$(pcmkr_now_ms)
-if "$CLUSTER" running; then
-    pcmkr_log "reusing the running cluster in $PCMKR_CLUSTER_DIR"
-else
-    STARTED_CLUSTER=1
-    "$CLUSTER" start
-fi
-timing cluster_ready $(( $(pcmkr_now_ms) - t0 ))
+cluster_up "state in $STATE"
 for n in "${NODES[@]}"; do
     [[ $("$CLUSTER" remote-state "$n") == "offline (absent, in_ccm=none)" ]] ||
         pcmkr_die "node $n already exists in the cluster"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers shared by the cluster scenarios e2e-executor.sh and e2e-proxy.sh; source it after
-# lib.sh. They use the caller's STATE, STEP_TIMEOUT, CLUSTER_LOG, LOG_OFFSET and CREATED, and
-# its timing function.
+# lib.sh. They use the caller's STATE, STEP_TIMEOUT, CLUSTER, CLUSTER_LOG, LOG_OFFSET,
+# STARTED_CLUSTER and CREATED, and its timing function.
 
 # log_has REGEX: the cluster log written since the run began matches REGEX.
 # (grep without -q: an early exit would make tail fail with SIGPIPE under pipefail.)
@@ -36,6 +36,26 @@ only_on() {
 
 # set_role RSC ROLE: the resource's target-role.
 set_role() { timeout 20 crm_resource -r "$1" --meta -p target-role -v "$2" >/dev/null; }
+
+# cluster_up WHAT: takes the machine-wide interop lock (one cluster per machine; fd 9 stays
+# open until the script ends), notes where the cluster log ends now (LOG_OFFSET), and starts
+# the cluster unless one is running (STARTED_CLUSTER=1 when this run started it).
+cluster_up() {
+    local t0
+    exec 9>/run/lock/pcmkr-interop.lock
+    flock -w 900 9 || pcmkr_die "another interop run holds /run/lock/pcmkr-interop.lock"
+    LOG_OFFSET=$(stat -c %s "$CLUSTER_LOG" 2>/dev/null || echo 0)
+    pcmkr_log "== cluster ($1)"
+    t0=$(pcmkr_now_ms)
+    if "$CLUSTER" running; then
+        pcmkr_log "reusing the running cluster in $PCMKR_CLUSTER_DIR"
+    else
+        # shellcheck disable=SC2034 # read by the caller's teardown
+        STARTED_CLUSTER=1
+        "$CLUSTER" start
+    fi
+    timing cluster_ready $(( $(pcmkr_now_ms) - t0 ))
+}
 
 # ---- cluster queries ----------------------------------------------------------------
 

@@ -186,19 +186,7 @@ for t in python3 useradd userdel runuser xmllint ss attrd_updater; do
 done
 [[ -x /usr/lib/ocf/resource.d/pacemaker/Stateful ]] || pcmkr_die "ocf:pacemaker:Stateful is missing"
 
-exec 9>/run/lock/pcmkr-interop.lock
-flock -w 900 9 || pcmkr_die "another interop run holds /run/lock/pcmkr-interop.lock"
-LOG_OFFSET=$(stat -c %s "$CLUSTER_LOG" 2>/dev/null || echo 0)
-
-pcmkr_log "== cluster (state in $STATE, daemon kind $KIND)"
-t0=$(pcmkr_now_ms)
-if "$CLUSTER" running; then
-    pcmkr_log "reusing the running cluster in $PCMKR_CLUSTER_DIR"
-else
-    STARTED_CLUSTER=1
-    "$CLUSTER" start
-fi
-timing cluster_ready $(( $(pcmkr_now_ms) - t0 ))
+cluster_up "state in $STATE, daemon kind $KIND"
 [[ $("$CLUSTER" remote-state "$NODE") == "offline (absent, in_ccm=none)" ]] ||
     pcmkr_die "node $NODE already exists in the cluster"
 for r in d0 st1 st1-clone dr1 dr2; do
