@@ -148,6 +148,8 @@ impl<'a> Sources<'a> {
             Some("none") => None,
             Some(path) => Some(read_env_file(Path::new(path), true, &mut warnings)?),
             None => match crate::limits::board::SYSCONFIG {
+                // A board profile's "none": no settings file at all.
+                Some("none") => None,
                 Some(path) => Some(read_env_file(Path::new(path), false, &mut warnings)?),
                 None => first_present(SYSCONFIG_FILES, &mut warnings)?,
             },
@@ -317,21 +319,28 @@ impl Config {
             agent_paths.secrets_dir = PathBuf::from(v);
         }
 
+        // As Pacemaker reads it (the file is shared with the cluster stack): a value that is
+        // not a positive number means the default, others are brought into range, with a
+        // warning either way rather than a refusal to start.
         let ipc_buffer = match sources.lookup("PCMK_ipc_buffer") {
-            Some(f) => f
-                .value
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (12_328..=64 * 1024 * 1024).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "PCMK_ipc_buffer",
-                        &f.origin,
-                        f.value.clone(),
-                        "bytes, 12328 to 67108864",
-                    )
-                })?,
+            Some(f) => {
+                const RANGE: std::ops::RangeInclusive<usize> = 12_328..=64 * 1024 * 1024;
+                let used = match f.value.trim().parse::<i64>() {
+                    Ok(n) if n > 0 => usize::try_from(n)
+                        .map_or(*RANGE.end(), |n| n.clamp(*RANGE.start(), *RANGE.end())),
+                    _ => DEFAULT_IPC_BUFFER,
+                };
+                if used.to_string() != f.value.trim() {
+                    warnings.push(format!(
+                        "PCMK_ipc_buffer={:?} ({}): using {used} bytes (a positive number from {} to {})",
+                        f.value,
+                        f.origin,
+                        RANGE.start(),
+                        RANGE.end()
+                    ));
+                }
+                used
+            }
             None => DEFAULT_IPC_BUFFER,
         };
         let local_ipc = !cli.no_local_ipc
@@ -608,6 +617,21 @@ mod tests {
         ] {
             let (c, w) = load_with(&Cli::default(), &[("PCMK_remote_port", value)], "").unwrap();
             assert_eq!((c.port, w.len()), (want, warns), "{value}");
+        }
+    }
+
+    #[test]
+    fn ipc_buffer_is_brought_into_range_like_pacemaker() {
+        for (value, want, warns) in [
+            ("131072", 131_072, 0),
+            ("10000", 12_328, 1),
+            ("100000000", 64 * 1024 * 1024, 1),
+            ("0", DEFAULT_IPC_BUFFER, 1),
+            ("-5", DEFAULT_IPC_BUFFER, 1),
+            ("lots", DEFAULT_IPC_BUFFER, 1),
+        ] {
+            let (c, w) = load_with(&Cli::default(), &[("PCMK_ipc_buffer", value)], "").unwrap();
+            assert_eq!((c.ipc_buffer, w.len()), (want, warns), "{value}");
         }
     }
 

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use async_executor::LocalExecutor;
 use log::{debug, warn};
 
-use super::{Cred, IpcClientId, IpcConfig, IpcEvent, IpcServer, StartError};
+use super::{Cred, IpcClientId, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
 use crate::connection::clients::ConnId;
 use crate::connection::hub::{now, Hub};
 use crate::connection::sessions::LocalId;
@@ -58,8 +58,9 @@ fn admit(hub: &Hub, service: &str, cred: &Cred) -> Result<(), i32> {
     hub.dispatcher.borrow().ipc_accept(service)
 }
 
-/// Whether the client's primary or supplementary groups include `haclient`; unknown (no
-/// visible pid) counts as yes, leaving the decision to the file permissions.
+/// Whether the client's primary or supplementary groups include `haclient`. Unknown (a pid
+/// from another pid namespace, or a process already gone) counts as no: the request sockets
+/// are abstract, so file permissions alone would not keep such a client out.
 fn in_haclient(cred: &Cred) -> bool {
     let Some(haclient) = crate::sys::process::group_id("haclient") else {
         return false;
@@ -67,8 +68,11 @@ fn in_haclient(cred: &Cred) -> bool {
     if cred.gid == haclient {
         return true;
     }
+    if cred.pid <= 0 {
+        return false;
+    }
     let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", cred.pid)) else {
-        return true;
+        return false;
     };
     status
         .lines()
@@ -184,8 +188,19 @@ impl Hub {
             Some(id) => server.send_response(client, id, payload, 0),
             None => server.send_event(client, payload),
         };
-        if let Err(e) = sent {
-            debug!("{client}: not delivered: {e}");
+        match sent {
+            Ok(()) => {}
+            // Gone already, or its queue overflowed (then it has been disconnected): nothing
+            // waits for this message any more.
+            Err(e @ (IpcError::UnknownClient(_) | IpcError::QueueFull { .. })) => {
+                debug!("{client}: not delivered: {e}")
+            }
+            // The client waits for a reply it will never get: say so, and let it go rather
+            // than hang.
+            Err(e) => {
+                warn!("{client}: reply not delivered, closing the client: {e}");
+                server.disconnect(client);
+            }
         }
     }
 

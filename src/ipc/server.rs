@@ -161,7 +161,10 @@ impl IpcServer {
     pub fn send_event(&self, client: IpcClientId, xml: &[u8]) -> Result<(), IpcError> {
         let link = self.link(client)?;
         let id = self.next_event.get();
-        self.next_event.set(id.wrapping_add(1).max(1));
+        // libqb reads ids as signed 32-bit and keeps the negative ones for itself: wrap
+        // within 1..=i32::MAX.
+        self.next_event
+            .set(if id >= i32::MAX as u32 { 1 } else { id + 1 });
         let parts = link
             .encoder
             .encode(id, FLAG_SERVER_EVENT, xml)

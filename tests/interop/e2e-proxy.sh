@@ -374,11 +374,13 @@ for ((i = 0; i < LOAD_CLIENTS; i++)); do
         missing=$((missing + 1))
     fi
 done
-read -r fd_max rss_max <"$STATE/load/sampler"
+read -r fd_max rss_max <"$STATE/load/sampler" || pcmkr_die "the load sampler wrote nothing"
+pcmkr_pid_alive "$DPID" || pcmkr_die "the daemon died under the load"
 pcmkr_log "  $ok queries answered, $fail failed, $missing clients without a result; daemon peak $fd_max descriptors, RSS $rss_max KiB"
-fd_back() { (( $(fd_count "$DPID") <= fd_base )); }
+# Both checks need the daemon alive: a dead one has no descriptors and no shared memory.
+fd_back() { pcmkr_pid_alive "$DPID" && (( $(fd_count "$DPID") <= fd_base )); }
 pcmkr_wait_until 20 fd_back || pcmkr_die "descriptor leak: $(fd_count "$DPID") open, $fd_base before the load"
-shm_clean() { [[ -z $(shm_left "$DPID") ]]; }
+shm_clean() { pcmkr_pid_alive "$DPID" && [[ -z $(shm_left "$DPID") ]]; }
 pcmkr_wait_until 20 shm_clean || pcmkr_die "left in /dev/shm by the daemon: $(shm_left "$DPID" | head -5 | tr '\n' ' ')"
 echo "LOAD clients=$LOAD_CLIENTS seconds=$LOAD_SECONDS answered=$ok failed=$fail fd_base=$fd_base fd_peak=$fd_max fd_after=$(fd_count "$DPID") rss_base_kb=$rss_base rss_peak_kb=$rss_max rss_after_kb=$(rss_kb "$DPID")"
 (( missing == 0 )) || pcmkr_die "$missing load clients reported nothing"

@@ -391,7 +391,7 @@ fn sc_fifty(ctx: &Ctx) -> Result<String, String> {
         .lines()
         .filter(|l| l.contains("test server: request"))
         .count()
-        - 1;
+        .saturating_sub(1);
     if ok != 50 || !back {
         return Err(format!(
             "{ok}/50 answered, fds {fds} (baseline {base}), shm {shm:?}, failures {failures:?}"
@@ -438,10 +438,17 @@ fn sc_connection_cap(ctx: &Ctx) -> Result<String, String> {
     if refused.code == Some(0) || refused.signal.is_some() {
         return Err(format!("third client was let in: {}", refused.stdout));
     }
-    let line = log
+    // Refused by the cap, not by a crash or a timeout: the server must say so.
+    let Some(line) = log
         .lines()
         .find(|l| l.contains("refusing a new attrd client"))
-        .unwrap_or("");
+    else {
+        return Err(format!(
+            "third client failed (exit {:?}) but the server never refused it: {}",
+            refused.code,
+            refused.stderr.trim()
+        ));
+    };
     Ok(format!(
         "third client: exit {:?} in {} ms, {}; server: {}; after the holders left: {after}",
         refused.code,
