@@ -178,6 +178,7 @@ async fn serve(
         }
     };
     ex.spawn(drive_executor(hub.clone())).detach();
+    ex.spawn(report_suppressed_logs()).detach();
     let mut accepting = Some(ex.spawn(listener::accept_loop(hub.clone(), listener, ex.clone())));
     let mut signals = match Async::new(signals) {
         Ok(s) => s,
@@ -233,6 +234,14 @@ async fn serve(
             }
             Event::Control(None) => return crate::exitcode::OK,
         }
+    }
+}
+
+/// Reports lines the log rate limits dropped, even when the flood that caused them stopped.
+async fn report_suppressed_logs() {
+    loop {
+        Timer::after(Duration::from_secs(60)).await;
+        crate::logging::limiter::report_suppressed();
     }
 }
 

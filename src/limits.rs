@@ -115,6 +115,18 @@ pub const LISTEN_BACKLOG: i32 = 10;
 /// The TLS 1.3 maximum plaintext per record; frames are split into records of this size.
 pub const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;
 
+/// Log lines one class of outsider (unauthenticated peers, local clients, agents) may write
+/// at once before its rate limit applies (`logging::limiter`).
+pub const LOG_BURST_LINES: u32 = 20;
+
+/// Log lines per minute one class of outsider may write once its burst is spent; the rest are
+/// counted and reported as one "N similar messages suppressed" line.
+pub const LOG_LINES_PER_MINUTE: u32 = 60;
+
+/// Characters of one outside string (a PSK identity, an operation name, agent output) shown
+/// in a log line; the rest is counted, not shown.
+pub const LOG_MAX_FIELD_CHARS: usize = 512;
+
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",

@@ -4,7 +4,15 @@
 //! reported, then widened by [`Logger::configure`]. Levels follow STYLE.md section 13; our
 //! `info` is syslog's `notice` (lifecycle events), as in Pacemaker's own logs. A sink that
 //! fails (log file not writable, no `/dev/log`) is reported once and then skipped: logging
-//! never stops the daemon.
+//! never stops the daemon. Every line passes [`escape::sanitize`], so it stays one line;
+//! lines about what outsiders do go through [`limited!`](crate::limited) and their class's
+//! budget ([`limiter`]).
+
+pub mod escape;
+pub mod limiter;
+
+pub use escape::{escaped, escaped_bytes};
+pub use limiter::Source;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -116,7 +124,8 @@ impl Log for Logger {
             return;
         };
         let level = record.level();
-        let text = format!("{}", record.args());
+        let formatted = format!("{}", record.args());
+        let text = escape::sanitize(&formatted);
         if level <= s.stderr_level {
             let _ = writeln!(std::io::stderr(), "{PROGRAM} {}: {text}", level_word(level));
         }
