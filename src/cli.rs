@@ -10,7 +10,7 @@ use argh::FromArgs;
 #[derive(FromArgs, Debug, Default, PartialEq)]
 pub struct Cli {
     /// TCP port to listen on (default: PCMK_remote_port, else 3121)
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(port_number))]
     pub port: Option<u16>,
 
     /// address or host name to listen on (default: PCMK_remote_address, else every address)
@@ -75,7 +75,7 @@ pub struct CheckArgs {
     pub host: String,
 
     /// TCP port (default: PCMK_remote_port, else 3121)
-    #[argh(option, short = 'p')]
+    #[argh(option, short = 'p', from_str_fn(port_number))]
     pub port: Option<u16>,
 
     /// authentication key file (default: PCMK_authkey_location, else /etc/pacemaker/authkey)
@@ -93,7 +93,7 @@ pub struct CheckArgs {
 #[argh(subcommand, name = "demo")]
 pub struct DemoArgs {
     /// TCP port on 127.0.0.1 (default 3121)
-    #[argh(option, short = 'p', default = "3121")]
+    #[argh(option, short = 'p', default = "3121", from_str_fn(port_number))]
     pub port: u16,
 
     /// exit after the check instead of serving
@@ -101,20 +101,73 @@ pub struct DemoArgs {
     pub once: bool,
 }
 
-/// Parses the arguments after the program name. `-VV` is accepted as two `-V`, as the
-/// original's option parser does; argh alone takes one flag per argument.
+/// Parses the arguments after the program name, in every spelling the original daemon
+/// accepts (its getopt/GOption parsers), which argh alone does not:
+/// `--port=3122` and `-p3122` (a value glued to its option), `-VVV` (a cluster of `-V`),
+/// `-?` and `-h` for help, `-$` for the version. A unit file or script written for the
+/// original therefore starts us unchanged.
 pub fn parse(program: &str, args: &[&str]) -> Result<Cli, argh::EarlyExit> {
-    let mut expanded: Vec<&str> = Vec::with_capacity(args.len());
-    for &arg in args {
-        let cluster = arg
-            .strip_prefix('-')
-            .filter(|rest| rest.len() > 1 && rest.bytes().all(|b| b == b'V'));
-        match cluster {
-            Some(vs) => expanded.extend(std::iter::repeat_n("-V", vs.len())),
-            None => expanded.push(arg),
+    let expanded = original_spellings(args);
+    let expanded: Vec<&str> = expanded.iter().map(String::as_str).collect();
+    Cli::from_args(&[program], &expanded)
+}
+
+/// Rewrites the original's spellings into the one form argh takes (see [`parse`]). Nothing
+/// after a `--` is touched, so positional values keep their text.
+fn original_spellings(args: &[&str]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len() + 2);
+    let mut rest = args.iter();
+    for &arg in rest.by_ref() {
+        if arg == "--" {
+            out.push(arg.to_string());
+            break;
+        }
+        match arg {
+            "-?" | "-h" => out.push("--help".to_string()),
+            "-$" => out.push("--version".to_string()),
+            _ => {
+                if let Some((name, value)) = arg.strip_prefix("--").and_then(|a| a.split_once('='))
+                {
+                    // `--port=3122`: the GNU long form with its value glued on.
+                    out.push(format!("--{name}"));
+                    out.push(value.to_string());
+                } else if let Some(vs) = arg
+                    .strip_prefix('-')
+                    .filter(|r| r.len() > 1 && r.bytes().all(|b| b == b'V'))
+                {
+                    out.extend(std::iter::repeat_n("-V".to_string(), vs.len()));
+                } else if let Some((flag, value)) = glued_short_value(arg) {
+                    out.push(flag.to_string());
+                    out.push(value.to_string());
+                } else {
+                    out.push(arg.to_string());
+                }
+            }
         }
     }
-    Cli::from_args(&[program], &expanded)
+    out.extend(rest.map(|a| a.to_string()));
+    out
+}
+
+/// `-p3122` → (`-p`, `3122`) and `-lFILE` → (`-l`, `FILE`): the short options that take a
+/// value, with the value glued on as getopt allows.
+fn glued_short_value(arg: &str) -> Option<(&str, &str)> {
+    let body = arg.strip_prefix('-')?;
+    if body.starts_with('-') || body.len() < 2 {
+        return None;
+    }
+    let flag = &arg[..2];
+    matches!(flag, "-p" | "-l").then(|| (flag, &arg[2..]))
+}
+
+/// A TCP port, with an error that says what a port may be instead of a parser's own words.
+fn port_number(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
+        _ => Err(format!(
+            "'{text}' is not a TCP port; give a number from 1 to 65535"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -148,8 +201,122 @@ mod tests {
     }
 
     #[test]
-    fn bad_port_is_refused() {
-        assert!(parse(&["--port", "70000"]).is_err());
+    fn bad_port_is_refused_with_the_range() {
+        for bad in ["70000", "0", "-1", "http"] {
+            let err = parse(&["--port", bad]).unwrap_err();
+            assert!(err.contains("from 1 to 65535"), "{bad}: {err}");
+        }
         assert!(parse(&["check"]).is_err());
+    }
+
+    /// Every spelling the original daemon's parsers accept, as unit files and scripts
+    /// written for it use them (2.1.5's getopt and 3.x's GOption).
+    #[test]
+    fn the_originals_spellings_are_accepted() {
+        struct Case {
+            args: &'static [&'static str],
+            port: Option<u16>,
+            logfiles: &'static [&'static str],
+            verbose: u8,
+        }
+        let cases = [
+            Case {
+                args: &["-p", "3122"],
+                port: Some(3122),
+                logfiles: &[],
+                verbose: 0,
+            },
+            Case {
+                args: &["-p3122"],
+                port: Some(3122),
+                logfiles: &[],
+                verbose: 0,
+            },
+            Case {
+                args: &["--port", "3122"],
+                port: Some(3122),
+                logfiles: &[],
+                verbose: 0,
+            },
+            Case {
+                args: &["--port=3122"],
+                port: Some(3122),
+                logfiles: &[],
+                verbose: 0,
+            },
+            Case {
+                args: &["-l", "/f"],
+                port: None,
+                logfiles: &["/f"],
+                verbose: 0,
+            },
+            Case {
+                args: &["-l/f"],
+                port: None,
+                logfiles: &["/f"],
+                verbose: 0,
+            },
+            Case {
+                args: &["--logfile=/f"],
+                port: None,
+                logfiles: &["/f"],
+                verbose: 0,
+            },
+            Case {
+                args: &["--logfile", "/f"],
+                port: None,
+                logfiles: &["/f"],
+                verbose: 0,
+            },
+            Case {
+                args: &["-V"],
+                port: None,
+                logfiles: &[],
+                verbose: 1,
+            },
+            Case {
+                args: &["-VVV"],
+                port: None,
+                logfiles: &[],
+                verbose: 3,
+            },
+            Case {
+                args: &["--verbose", "-V"],
+                port: None,
+                logfiles: &[],
+                verbose: 2,
+            },
+            Case {
+                args: &["-VV", "--port=1", "-l/a", "--logfile=/b"],
+                port: Some(1),
+                logfiles: &["/a", "/b"],
+                verbose: 2,
+            },
+        ];
+        for c in cases {
+            let cli = parse(c.args).unwrap_or_else(|e| panic!("{:?}: {e}", c.args));
+            assert_eq!(cli.port, c.port, "{:?}", c.args);
+            assert_eq!(cli.logfile, c.logfiles, "{:?}", c.args);
+            assert_eq!(cli.verbose, c.verbose, "{:?}", c.args);
+        }
+    }
+
+    #[test]
+    fn the_originals_help_and_version_flags_work() {
+        for help in ["-?", "-h", "--help"] {
+            let early = super::parse("pcmk-remoted", &[help]).unwrap_err();
+            assert!(early.status.is_ok(), "{help}");
+            assert!(early.output.contains("--port"), "{help}");
+        }
+        assert!(parse(&["-$"]).unwrap().version);
+        assert!(parse(&["--version"]).unwrap().version);
+    }
+
+    #[test]
+    fn values_after_a_double_dash_are_left_alone() {
+        assert_eq!(
+            original_spellings(&["-p3", "--", "-p4", "--x=y"]),
+            ["-p", "3", "--", "-p4", "--x=y"]
+        );
     }
 }

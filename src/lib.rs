@@ -14,6 +14,7 @@
 //! thread, one `LocalExecutor`) and carries out the actions the pure core returns; `check`
 //! and `demo` are the client side of the same pipeline. Only `sys` may use `unsafe`.
 
+pub mod about;
 pub mod cli;
 pub mod config;
 pub mod exitcode;

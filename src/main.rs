@@ -29,11 +29,7 @@ fn main() {
         }
     };
     if cli.version {
-        println!(
-            "pcmk-remoted {} (Pacemaker Remote protocol {})",
-            env!("CARGO_PKG_VERSION"),
-            pcmk_remoted::proto::names::PROTOCOL_VERSION
-        );
+        println!("{}", pcmk_remoted::about::version_line());
         std::process::exit(exitcode::OK);
     }
     let code = match &cli.command {
