@@ -38,12 +38,17 @@ pub fn run(config: Config) -> i32 {
     let started = Instant::now();
     prepare_process(&config.log);
     // Signals first: a SIGTERM right after "listening" must already be an event, not a kill.
-    let signals = match signal::install(&[
+    let mut handled = vec![
         signal::SIGTERM,
         signal::SIGINT,
         signal::SIGHUP,
         signal::SIGCHLD,
-    ]) {
+        signal::SIGUSR1,
+        signal::SIGUSR2,
+        signal::SIGTRAP,
+    ];
+    handled.extend_from_slice(signal::HARMLESS);
+    let signals = match signal::install(&handled) {
         Ok(s) => s,
         Err(e) => {
             error!("cannot install signal handlers: {e}; exiting");
@@ -202,6 +207,7 @@ async fn serve(
                 for &sig in &sigbuf[..n] {
                     match i32::from(sig) {
                         signal::SIGTERM | signal::SIGINT => {
+                            info!("{} received: stopping", signal::name(i32::from(sig)));
                             let actions = hub.dispatcher.borrow_mut().shutdown_requested();
                             hub.perform(actions);
                         }
@@ -210,7 +216,20 @@ async fn serve(
                             info!("SIGHUP: the authentication key will be re-read on the next handshake");
                             keys.invalidate();
                         }
-                        _ => {}
+                        signal::SIGUSR1 => {
+                            let level = crate::logging::Logger::change_verbosity(1);
+                            info!("SIGUSR1: log verbosity raised to {level}");
+                        }
+                        signal::SIGUSR2 => {
+                            let level = crate::logging::Logger::change_verbosity(-1);
+                            info!("SIGUSR2: log verbosity lowered to {level}");
+                        }
+                        other => {
+                            info!(
+                                "{} received and ignored (SIGTERM or SIGINT stops the daemon)",
+                                signal::name(other)
+                            );
+                        }
                     }
                 }
             }

@@ -114,6 +114,39 @@ impl Logger {
     }
 }
 
+impl Logger {
+    /// Raises (`steps > 0`) or lowers the level of stderr and the log files by `steps`, between
+    /// notice and trace, as SIGUSR1 and SIGUSR2 ask; syslog keeps `PCMK_logpriority`.
+    /// Returns the new level's name.
+    pub fn change_verbosity(steps: i8) -> &'static str {
+        const LADDER: [LevelFilter; 3] =
+            [LevelFilter::Info, LevelFilter::Debug, LevelFilter::Trace];
+        let Some(logger) = LOGGER.get() else {
+            return "notice";
+        };
+        let Ok(mut s) = logger.sinks.lock() else {
+            return "notice";
+        };
+        let step = |level: LevelFilter| {
+            let at = LADDER.iter().position(|l| *l == level).unwrap_or(0) as i32;
+            let to = (at + i32::from(steps)).clamp(0, LADDER.len() as i32 - 1);
+            LADDER[to as usize]
+        };
+        s.stderr_level = step(s.stderr_level);
+        s.file_level = step(s.file_level);
+        let max = [
+            s.stderr_level,
+            s.file_level,
+            s.syslog.as_ref().map_or(LevelFilter::Off, |x| x.2),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(LevelFilter::Info);
+        log::set_max_level(max);
+        s.file_level.to_level().map_or("notice", level_word)
+    }
+}
+
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         metadata.level() <= log::max_level()

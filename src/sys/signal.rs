@@ -22,6 +22,55 @@ pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGPIPE: i32 = libc::SIGPIPE;
 /// A child changed state; the executor reaps.
 pub const SIGCHLD: i32 = libc::SIGCHLD;
+/// More log output (as the original's operators expect).
+pub const SIGUSR1: i32 = libc::SIGUSR1;
+/// Less log output.
+pub const SIGUSR2: i32 = libc::SIGUSR2;
+/// A one-screen state summary in the log.
+pub const SIGTRAP: i32 = libc::SIGTRAP;
+
+/// Signals whose default action ends a process but that mean nothing to the daemon. They get
+/// our handler (logged, otherwise ignored) so a stray `kill -ALRM` or a resource limit warning
+/// never takes the node away from its cluster; a handler, unlike "ignore", is reset at exec,
+/// so agents still get the default behaviour.
+pub const HARMLESS: &[i32] = &[
+    libc::SIGALRM,
+    libc::SIGQUIT,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGIO,
+    libc::SIGPWR,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGSTKFLT,
+];
+
+/// The conventional name of a signal number, for log lines.
+pub fn name(sig: i32) -> String {
+    let known = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGSTKFLT, "SIGSTKFLT"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGPWR, "SIGPWR"),
+    ];
+    known
+        .iter()
+        .find(|(n, _)| *n == sig)
+        .map_or_else(|| format!("signal {sig}"), |(_, name)| (*name).to_string())
+}
 
 /// Installs handlers for `signals` and returns the read end of the pipe they write to.
 ///
