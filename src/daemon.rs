@@ -106,6 +106,8 @@ pub fn run(config: Config) -> i32 {
     if let Err(code) = start_ipc(&hub, &ex, &config) {
         return code;
     }
+    // The line the original's tools and test suites wait for before they connect.
+    info!("pcmk-remoted successfully started and accepting connections");
     let main = serve(hub, listener, signals, keys, ex.clone());
     async_io::block_on(ex.run(main))
 }
@@ -213,7 +215,8 @@ async fn serve(
                         }
                         signal::SIGCHLD => hub.reaper.reap(),
                         signal::SIGHUP => {
-                            info!("SIGHUP: the authentication key will be re-read on the next handshake");
+                            crate::logging::Logger::reopen_files();
+                            info!("SIGHUP: log files reopened; the authentication key will be re-read on the next handshake");
                             keys.invalidate();
                         }
                         signal::SIGUSR1 => {

@@ -63,8 +63,8 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
         log::warn!("{n}");
     }
     log::info!(
-        "pcmk-remoted {} starting (pid {}){}",
-        env!("CARGO_PKG_VERSION"),
+        "{} starting (pid {}){}",
+        pcmk_remoted::about::version_line(),
         std::process::id(),
         config
             .sysconfig

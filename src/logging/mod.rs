@@ -9,17 +9,18 @@
 //! budget ([`limiter`]).
 
 pub mod escape;
+mod file;
+mod journal;
 pub mod limiter;
+mod syslog;
 
 pub use escape::{escaped, escaped_bytes};
 pub use limiter::Source;
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -35,9 +36,12 @@ pub struct Logger {
 
 struct Sinks {
     stderr_level: LevelFilter,
+    /// stderr is connected to journald (`JOURNAL_STREAM`): lines carry a `<N>` priority
+    /// prefix there and skip syslog, so the journal gets each line once.
+    journal: bool,
     file_level: LevelFilter,
-    files: Vec<(PathBuf, File)>,
-    syslog: Option<(UnixDatagram, u8, LevelFilter)>,
+    files: Vec<file::LogFile>,
+    syslog: Option<syslog::Syslog>,
     host: String,
     pid: u32,
 }
@@ -50,6 +54,7 @@ impl Logger {
         let logger = LOGGER.get_or_init(|| Logger {
             sinks: Mutex::new(Sinks {
                 stderr_level: stderr_level(verbosity, false),
+                journal: journal::stderr_is_journal(),
                 file_level: LevelFilter::Off,
                 files: Vec::new(),
                 syslog: None,
@@ -68,53 +73,64 @@ impl Logger {
         let mut problems = Vec::new();
         let mut files = Vec::new();
         for path in &cfg.files {
-            let opened = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o660)
-                .open(path);
-            match opened {
-                Ok(f) => files.push((path.clone(), f)),
+            match file::LogFile::open(path) {
+                Ok(f) => files.push(f),
                 Err(e) => problems.push(format!(
                     "not logging to {}: {e} (set PCMK_logfile=none to silence this)",
                     path.display()
                 )),
             }
         }
-        let syslog = cfg.syslog_facility.as_deref().and_then(|name| {
-            let facility = facility_code(name)?;
-            let sock = UnixDatagram::unbound().ok()?;
-            match sock.connect("/dev/log") {
-                Ok(()) => Some((sock, facility, cfg.syslog_level.to_level_filter())),
-                Err(_) => None,
+        let journal = journal::stderr_is_journal();
+        // Under journald, stderr already reaches the journal (and, through it, any syslog
+        // daemon): sending to /dev/log as well would store every line twice.
+        let syslog = match cfg.syslog_facility.as_deref().and_then(facility_code) {
+            Some(facility) if !journal => {
+                let level = cfg.syslog_level.to_level_filter();
+                let (sink, note) =
+                    syslog::Syslog::new(facility, level, PathBuf::from(syslog::DEV_LOG));
+                if let Some(syslog::Change::Lost(m) | syslog::Change::Back(m)) = note {
+                    problems.push(m);
+                }
+                Some(sink)
             }
-        });
+            _ => None,
+        };
         let stderr = stderr_level(cfg.verbosity, cfg.debug);
         let file = if cfg.debug || cfg.verbosity > 0 {
             stderr
         } else {
             LevelFilter::Info
         };
-        let max = [
-            stderr,
-            file,
-            syslog.as_ref().map_or(LevelFilter::Off, |s| s.2),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(LevelFilter::Info);
         if let Ok(mut s) = self.sinks.lock() {
             s.stderr_level = stderr;
+            s.journal = journal;
             s.file_level = file;
             s.files = files;
             s.syslog = syslog;
+            log::set_max_level(s.max_level());
         }
-        log::set_max_level(max);
         problems
     }
-}
 
-impl Logger {
+    /// Reopens every log file (SIGHUP, after a rotation that did not move the file away).
+    pub fn reopen_files() {
+        let Some(logger) = LOGGER.get() else {
+            return;
+        };
+        let problems: Vec<String> = match logger.sinks.lock() {
+            Ok(mut s) => s
+                .files
+                .iter_mut()
+                .filter_map(|f| f.reopen().err())
+                .collect(),
+            Err(_) => return,
+        };
+        for p in problems {
+            log::warn!("{p}");
+        }
+    }
+
     /// Raises (`steps > 0`) or lowers the level of stderr and the log files by `steps`, between
     /// notice and trace, as SIGUSR1 and SIGUSR2 ask; syslog keeps `PCMK_logpriority`.
     /// Returns the new level's name.
@@ -134,16 +150,69 @@ impl Logger {
         };
         s.stderr_level = step(s.stderr_level);
         s.file_level = step(s.file_level);
-        let max = [
-            s.stderr_level,
-            s.file_level,
-            s.syslog.as_ref().map_or(LevelFilter::Off, |x| x.2),
+        log::set_max_level(s.max_level());
+        s.file_level.to_level().map_or("notice", level_word)
+    }
+}
+
+impl Sinks {
+    fn max_level(&self) -> LevelFilter {
+        [
+            self.stderr_level,
+            self.file_level,
+            self.syslog.as_ref().map_or(LevelFilter::Off, |x| x.level),
         ]
         .into_iter()
         .max()
-        .unwrap_or(LevelFilter::Info);
-        log::set_max_level(max);
-        s.file_level.to_level().map_or("notice", level_word)
+        .unwrap_or(LevelFilter::Info)
+    }
+
+    fn write_stderr(&self, level: Level, text: &str) {
+        if level > self.stderr_level {
+            return;
+        }
+        if self.journal {
+            // journald reads a leading `<N>` as the line's priority.
+            let _ = writeln!(std::io::stderr(), "<{}>{text}", syslog_severity(level));
+        } else {
+            let _ = writeln!(std::io::stderr(), "{PROGRAM} {}: {text}", level_word(level));
+        }
+    }
+
+    fn write_files(&mut self, level: Level, text: &str, now: Instant) -> Vec<String> {
+        let mut problems = Vec::new();
+        if level > self.file_level || self.files.is_empty() {
+            return problems;
+        }
+        let line = format!(
+            "{} {} {PROGRAM}[{}] {}: {text}\n",
+            crate::sys::time::local_stamp_millis(),
+            self.host,
+            self.pid,
+            level_word(level)
+        );
+        for f in self.files.iter_mut() {
+            if let Err(e) = f.write_line(line.as_bytes(), now) {
+                problems.push(e);
+            }
+        }
+        problems
+    }
+
+    fn write_syslog(&mut self, level: Level, text: &str) -> Option<String> {
+        let pid = self.pid;
+        let sink = self.syslog.as_mut()?;
+        if level > sink.level {
+            return None;
+        }
+        let pri = u32::from(sink.facility) * 8 + syslog_severity(level);
+        let msg = format!(
+            "<{pri}>{} {PROGRAM}[{pid}]: {text}",
+            crate::sys::time::local_syslog_stamp()
+        );
+        match sink.send(msg.as_bytes())? {
+            syslog::Change::Lost(m) | syslog::Change::Back(m) => Some(m),
+        }
     }
 }
 
@@ -159,31 +228,15 @@ impl Log for Logger {
         let level = record.level();
         let formatted = format!("{}", record.args());
         let text = escape::sanitize(&formatted);
-        if level <= s.stderr_level {
-            let _ = writeln!(std::io::stderr(), "{PROGRAM} {}: {text}", level_word(level));
-        }
-        if level <= s.file_level && !s.files.is_empty() {
-            let line = format!(
-                "{} {} {PROGRAM}[{}] {}: {text}\n",
-                crate::sys::time::local_syslog_stamp(),
-                s.host,
-                s.pid,
-                level_word(level)
-            );
-            for (_, f) in s.files.iter_mut() {
-                let _ = f.write_all(line.as_bytes());
-            }
-        }
-        if let Some((sock, facility, filter)) = &s.syslog {
-            if level <= *filter {
-                let pri = u32::from(*facility) * 8 + syslog_severity(level);
-                let msg = format!(
-                    "<{pri}>{} {PROGRAM}[{}]: {text}",
-                    crate::sys::time::local_syslog_stamp(),
-                    s.pid
-                );
-                let _ = sock.send(msg.as_bytes());
-            }
+        let now = Instant::now();
+        s.write_stderr(level, &text);
+        let mut notes = s.write_files(level, &text, now);
+        notes.extend(s.write_syslog(level, &text));
+        // What went wrong with one sink is said on the others (never recursively: these
+        // notes go straight to the sinks, not through `log!`).
+        for note in notes {
+            s.write_stderr(Level::Warn, &note);
+            let _ = s.write_files(Level::Warn, &note, now);
         }
     }
 
