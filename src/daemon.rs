@@ -163,10 +163,37 @@ fn prepare_process(log: &LogConfig) {
     }
     crate::sys::process::cloexec_inherited_fds();
     crate::sys::process::set_umask(UMASK);
+    prepare_agent_state_dir();
     if let Err(e) = std::env::set_current_dir(WORKING_DIRECTORY) {
         warn!(
             "cannot change to {WORKING_DIRECTORY}: {e}; agents will run in the current directory"
         );
+    }
+}
+
+/// Where resource agents keep state between runs (`HA_RSCTMP` in ocf-shellfuncs). On a box
+/// without systemd-tmpfiles, or in a container, `/run` starts empty; the original creates
+/// this directory at start, and heartbeat agents fail to start without it.
+const AGENT_STATE_DIR: &str = "/run/resource-agents";
+
+fn prepare_agent_state_dir() {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let path = std::path::Path::new(AGENT_STATE_DIR);
+    if path.is_dir() {
+        return;
+    }
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
+        // The umask (0026) would leave it 0751; agents of other users read their state too.
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)));
+    match made {
+        Ok(()) => info!("created {AGENT_STATE_DIR} for resource agents' state"),
+        Err(e) => warn!(
+            "cannot create {AGENT_STATE_DIR}: {e}; resource agents that keep state there \
+             (most ocf:heartbeat agents) will fail to start"
+        ),
     }
 }
 

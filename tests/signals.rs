@@ -40,7 +40,10 @@ fn signals_that_would_end_a_process_are_logged_and_ignored() {
     }
     d.wait_log("SIGALRM received and ignored", STEP);
     d.wait_log("SIGQUIT received and ignored", STEP);
-    d.wait_log("SIGHUP: log files reopened; the authentication key will be re-read", STEP);
+    d.wait_log(
+        "SIGHUP: log files reopened; the authentication key will be re-read",
+        STEP,
+    );
     d.assert_serves();
     d.signal("TERM");
     let status = d.wait_exit(STEP).expect("SIGTERM did not stop it");
