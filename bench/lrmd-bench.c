@@ -31,7 +31,7 @@
  * --setup-tuned does so only for the set-up phases (register, starting the monitors,
  * cancel, unregister), so the measured requests go out as a cluster node's do, while
  * set-up against the original does not take 44-88 ms per request
- * (../shared/real-cluster.md 6).
+ * (docs/protocol.md 3).
  * The key is read by liblrmd from PCMK_authkey_location.
  *
  * Output: one JSON object on stdout. Exit status: 0 done, 1 a step failed, 2 usage,
@@ -202,7 +202,7 @@ die(const char *what, int rc)
 }
 
 /*
- * Client-side tuning against the Nagle/delayed-ACK stall (../shared/real-cluster.md 6):
+ * Client-side tuning against the Nagle/delayed-ACK stall (docs/protocol.md 3):
  * TCP_NODELAY sends our two-record requests at once, and a helper thread re-arms
  * TCP_QUICKACK every QUICKACK_US, which also flushes an ACK the kernel is holding back,
  * so a server's Nagle does not wait ~40 ms for our ACK before the second record of its

@@ -358,7 +358,7 @@ def markdown(meta, end, recs):
     lines += ["", "## How to read it", "",
               "- Every request goes out as a cluster node's does: liblrmd, TLS-PSK, Nagle on. "
               "The original answers each about 88 ms late (the client's second TLS record "
-              "waits for an ACK the daemon delays; ../shared/real-cluster.md 6), which is what "
+              "waits for an ACK the daemon delays; docs/protocol.md 3), which is what "
               "a cluster sees; the diagnostic rows turn the stall off on the client side "
               "(TCP_NODELAY, and TCP_QUICKACK re-armed every 0.5 ms) to show the daemons "
               "without it. Set-up requests (registering, starting monitors) always use that.",
