@@ -284,6 +284,38 @@ async fn write_frame(
     }
 }
 
+/// A message for `to` cut to the largest frame the peer accepts (`max_message_bytes`), with
+/// a log line when it had to change; `None` when nothing of it can be sent. Called before the
+/// message is queued, so our own oversized message never counts against the peer's outbox
+/// and never costs the cluster its connection.
+pub fn fit_outgoing(to: ConnId, payload: Rc<Vec<u8>>, max_frame: usize) -> Option<Rc<Vec<u8>>> {
+    let size = payload.len() + wire::HEADER_LEN + 1;
+    match wire::fit::fit(&payload, max_frame) {
+        wire::fit::Fitted::Unchanged => Some(payload),
+        wire::fit::Fitted::Truncated { xml, cut } => {
+            warn!(
+                "{to}: a {size}-byte message is over the {max_frame}-byte frame limit \
+                 (max_message_bytes); its agent output was truncated by {cut} bytes to fit"
+            );
+            Some(Rc::new(xml))
+        }
+        wire::fit::Fitted::ErrorReply { xml } => {
+            warn!(
+                "{to}: a {size}-byte reply is over the {max_frame}-byte frame limit \
+                 (max_message_bytes); sending an EMSGSIZE error reply instead"
+            );
+            Some(Rc::new(xml))
+        }
+        wire::fit::Fitted::Dropped => {
+            log::error!(
+                "{to}: a {size}-byte message is over the {max_frame}-byte frame limit \
+                 (max_message_bytes) and cannot be shortened; not sent (the connection stays)"
+            );
+            None
+        }
+    }
+}
+
 /// Shows IPv4 peers of the dual-stack listener as plain IPv4.
 pub fn display_peer(peer: SocketAddr) -> String {
     match peer {
