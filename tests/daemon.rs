@@ -19,7 +19,9 @@ use async_io::Async;
 use zeroize::Zeroizing;
 
 use pcmk_remoted::client::{Client, ClientError};
-use pcmk_remoted::proto::names::{attr, op, LRMD_CALLDATA, LRMD_COMMAND, LRMD_IPC_PROXY};
+use pcmk_remoted::proto::names::{
+    attr, op, ATTRIBUTES, LRMD_CALLDATA, LRMD_COMMAND, LRMD_IPC_PROXY, LRMD_RSC,
+};
 use pcmk_remoted::proto::xml::Element;
 use pcmk_remoted::transport::tls;
 use pcmk_remoted::wire::{deframer, Header, HEADER_LEN};
@@ -738,6 +740,137 @@ fn client_that_floods_only_itself_is_cut_off_at_write_timeout() {
     d.wait_log("conn#1 (deaf) disconnected", STEP);
     d.assert_serves();
     drop(deaf);
+}
+
+/// An OCF agent that prints `OCF_RESKEY_bytes` copies of `OCF_RESKEY_char` on stdout.
+const PRINTER: &str = "#!/bin/sh
+case \"$1\" in meta-data) echo '<resource-agent name=\"printer\"/>'; exit 0;; esac
+head -c \"${OCF_RESKEY_bytes:-10}\" /dev/zero | tr '\\0' \"${OCF_RESKEY_char:-x}\"
+exit 0
+";
+
+/// A daemon whose OCF tree holds `ocf:pcmkrtest:printer`; the tree lives as long as `Scratch`.
+fn printer_daemon(limits: &[&str]) -> (Daemon, Scratch) {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Scratch::new("printer");
+    let dir = tree.path("resource.d/pcmkrtest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let agent = dir.join("printer");
+    std::fs::write(&agent, PRINTER).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut o = Daemon::options()
+        .env(
+            "PCMK_remoted_ocf_ra_path",
+            tree.path("resource.d").to_str().unwrap(),
+        )
+        .env("PCMK_remoted_ocf_root", tree.dir.to_str().unwrap());
+    for l in limits {
+        o = o.limit(l);
+    }
+    (o.start(), tree)
+}
+
+/// Registers `printer` and runs its start with `bytes` of `ch`; returns the call id.
+async fn print_output(c: &mut Client, bytes: usize, ch: &str) -> String {
+    let rsc = Element::new(LRMD_RSC)
+        .with_attr(attr::RSC_ID, "printer")
+        .with_attr(attr::CLASS, "ocf")
+        .with_attr(attr::PROVIDER, "pcmkrtest")
+        .with_attr(attr::TYPE, "printer");
+    let command = |name: &str, data: Element| {
+        Element::new(LRMD_COMMAND)
+            .with_attr(attr::T, "lrmd")
+            .with_attr(attr::OP, name)
+            .with_attr(attr::CALL_OPTIONS, 4)
+            .with_child(Element::new(LRMD_CALLDATA).with_child(data))
+    };
+    let reply = c.request(command(op::RSC_REGISTER, rsc)).await.unwrap();
+    assert_eq!(reply.attr(attr::RC), Some("0"));
+    let exec = Element::new(LRMD_RSC)
+        .with_attr(attr::ORIGIN, "lrmd_api_exec")
+        .with_attr(attr::RSC_ID, "printer")
+        .with_attr(attr::RSC_ACTION, "start")
+        .with_attr(attr::RSC_INTERVAL, 0)
+        .with_attr(attr::TIMEOUT, 60_000)
+        .with_attr(attr::RSC_START_DELAY, 0)
+        .with_child(
+            Element::new(ATTRIBUTES)
+                .with_attr("bytes", bytes)
+                .with_attr("char", ch),
+        );
+    let reply = c.request(command(op::RSC_EXEC, exec)).await.unwrap();
+    reply.attr(attr::RC).unwrap().to_string()
+}
+
+/// The exec notification for `call`.
+async fn exec_result(c: &mut Client, call: &str) -> Element {
+    for _ in 0..1000 {
+        let n = c.next_notification().await.expect("notification");
+        if n.attr(attr::OP) == Some(op::RSC_EXEC) && n.attr(attr::CALL_ID) == Some(call) {
+            return n;
+        }
+    }
+    panic!("no result for call {call}");
+}
+
+#[test]
+fn an_oversized_result_is_truncated_to_fit_and_the_connection_stays() {
+    // 1 MB of '&' is 5 MB once escaped, five times the frame limit.
+    let (d, _tree) = printer_daemon(&["max_message_bytes=1048576"]);
+    let mut c = d.client("cluster");
+    let mut other = d.client("other");
+    run(Duration::from_secs(30), "oversized result", async {
+        let call = print_output(&mut c, 1_000_000, "&").await;
+        let note = exec_result(&mut c, &call).await;
+        assert_eq!(note.attr(attr::EXEC_RC), Some("0"));
+        let out = note.attr(attr::RSC_OUTPUT).expect("output");
+        assert!(out.starts_with("&&&&"), "{}", &out[..20]);
+        assert!(
+            out.ends_with("bytes cut by pcmk-remoted to fit max_message_bytes]"),
+            "{}",
+            &out[out.len() - 80..]
+        );
+        // Its text (all '&', written the same in either style) fits a 1 MiB frame.
+        let text = xml_bytes(&note).len();
+        assert!(text + HEADER_LEN < 1024 * 1024, "{text}");
+        assert!(
+            text > 1024 * 1024 - 4096,
+            "cut far more than needed: {text}"
+        );
+        poke_ok(&mut c).await;
+        // The other listener got the same, and it stays connected too.
+        exec_result(&mut other, &call).await;
+        poke_ok(&mut other).await;
+    });
+    let line = d.wait_log("(max_message_bytes)", STEP);
+    assert!(line.contains("agent output was truncated"), "{line}");
+    assert!(!d.log().contains("disconnected"), "{}", d.log());
+}
+
+#[test]
+fn a_slow_reader_that_keeps_reading_is_not_cut_off_by_the_write_timeout() {
+    // 3 MB of '&' is a 15 MB message; at 3 MB/s it takes about 5 s to pass, over three
+    // times the write timeout, while the reader takes bytes all along.
+    let (d, _tree) = printer_daemon(&["write_timeout_ms=1500"]);
+    let slow = RecordingProxy::throttled(d.addr, 3_000_000);
+    let mut c = run(STEP, "sign-on", sign_on(slow.addr, &d.key, "slow", false));
+    let t = Instant::now();
+    let note = run(Duration::from_secs(60), "slow result", async {
+        let call = print_output(&mut c, 3_000_000, "&").await;
+        exec_result(&mut c, &call).await
+    });
+    let took = t.elapsed();
+    println!(
+        "a {} byte output took {took:?} to arrive",
+        note.attr(attr::RSC_OUTPUT).map_or(0, str::len)
+    );
+    assert_eq!(note.attr(attr::RSC_OUTPUT).map(str::len), Some(3_000_000));
+    assert!(
+        took > Duration::from_secs(3),
+        "{took:?}: not slow enough to prove anything"
+    );
+    assert!(!d.log().contains("write_timeout_ms"), "{}", d.log());
+    run(STEP, "poke", poke_ok(&mut c));
 }
 
 // ---------------------------------------------------------------------------------------
