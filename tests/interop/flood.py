@@ -10,7 +10,7 @@ stop it). Each connection sends the first bytes of a ClientHello (mode partial) 
 (mode silent) and then waits. When the server closes one, the flood opens another, at most R
 new connections a second over all of them (well under what the issue measured as enough
 against the old daemon). Never sends more than one partial record per connection; every wait
-is bounded; stops by itself after S seconds and closes everything.
+is bounded; stops by itself after S seconds (or at SIGTERM) and closes everything.
 
 Prints one JSON object on stdout (and to --report): connections opened, connect failures,
 how the server ended them (a user_canceled alert, close_notify, another alert, a plain close
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import signal
 import sys
 import time
 
@@ -157,7 +158,15 @@ class Flood:
     async def run(self):
         tasks = [asyncio.create_task(self.slot()) for _ in range(self.args.connections)]
         tasks.append(asyncio.create_task(self.sampler()))
-        await asyncio.gather(*tasks)
+
+        def stop_now():
+            # SIGTERM ends the run early, still with a report.
+            self.stop_at = time.monotonic()
+            for t in tasks:
+                t.cancel()
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop_now)
+        await asyncio.gather(*tasks, return_exceptions=True)
         return {
             "target": f"{self.args.host}:{self.args.port}",
             "connections": self.args.connections,
