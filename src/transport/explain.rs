@@ -83,6 +83,13 @@ pub fn client_failure(e: &HandshakeError) -> String {
                  max_connections; its log names which). This is not a key problem: try again, \
                  and if it persists look for a connection flood at the node"
             ),
+            // Measured: Pacemaker's original daemon (GnuTLS) ends a handshake it cannot
+            // authenticate this way, for a different key and for no key alike.
+            AlertDescription::CloseNotify => format!(
+                "the node ended the handshake (alert {a}), as Pacemaker's own daemon does when \
+                 it cannot match our key: its authkey differs from ours or it has none (compare \
+                 the files, e.g. with sha256sum; the node's log says which)"
+            ),
             AlertDescription::InternalError => {
                 format!("the node failed on its own side (alert {a}); its log says why")
             }
