@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use log::{error, Level};
+use log::Level;
 
 use super::admission::{Admission, Admitted, Budgets, SourceKey};
 use super::explain;
@@ -95,8 +95,9 @@ pub async fn accept_loop(
                 }
             },
             Err(e) => {
-                // Out of descriptors or memory: wait a little rather than spin.
-                error!("accept failed: {e}");
+                // Out of descriptors or memory: wait a little rather than spin. A flood can
+                // bring this about, so it is limited with the flood's own lines.
+                crate::limited!(Source::KeylessPeer, Level::Error, "accept failed: {e}");
                 if e.kind() != io::ErrorKind::Interrupted {
                     Timer::after(Duration::from_millis(100)).await;
                 }
