@@ -135,8 +135,11 @@ impl Limits {
 /// rotated key takes effect without a restart (the 2.1.5 daemon's cache time).
 pub const KEY_CACHE_TIME: Duration = Duration::from_secs(60);
 
-/// Pending connections the kernel may hold for us (the original's `listen` backlog).
-pub const LISTEN_BACKLOG: i32 = 10;
+/// Connections the kernel may hold for us before we accept them (the original uses 10).
+/// Larger, so a burst of connections (a flood reconnecting at once) does not overflow the
+/// queue: an overflow drops a cluster node's SYN or ACK and costs it a retransmission of a
+/// second or more. We accept at once and decide by our own budgets, so this holds no state.
+pub const LISTEN_BACKLOG: i32 = 128;
 
 /// The TLS 1.3 maximum plaintext per record; frames are split into records of this size.
 pub const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;

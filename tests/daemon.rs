@@ -505,9 +505,7 @@ fn pending_handshake_budget_holds_for_500_connects_and_a_key_holder_still_gets_i
     let base_sockets = d.socket_count();
     let t = Instant::now();
     let mut opened: Vec<TcpStream> = Vec::new();
-    // The listen backlog is 10, as in the original: more than 11 connects between two
-    // accepts cost the 12th a 1 s SYN retransmit. So they go in bursts of 10, each taken
-    // (held or already closed by the daemon) before the next.
+    // In bursts of 10, each taken (held or already closed by the daemon) before the next.
     for _ in 0..50 {
         for _ in 0..10 {
             opened.push(TcpStream::connect_timeout(&d.addr, STEP).unwrap());

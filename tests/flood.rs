@@ -118,8 +118,8 @@ fn keyless_flood_of_500_handshakes_for_60_s_never_keeps_a_key_holder_out() {
             "armv7-small",
             Daemon::start(&[
                 "max_connections=4",
-                "max_pending_handshakes=8",
-                "max_pending_per_source=2",
+                "max_pending_handshakes=24",
+                "max_pending_per_source=3",
                 "max_message_bytes=524288",
                 "max_outbound_bytes=1048576",
             ]),

@@ -6,11 +6,13 @@
 //!
 //! Anyone who reaches the port can open handshakes, so they get a budget of their own
 //! (`max_pending_handshakes`, `max_pending_per_source`), apart from the connections that
-//! proved the key (`max_connections`). When the pending budget is full, the oldest handshake
-//! that has not yet proved the key is dropped for the newcomer (OpenSSH's `MaxStartups` in
-//! spirit): a flood then cycles through the pending slots, and a cluster node's connection,
-//! whose very first flight carries a valid PSK binder, is never the one dropped. A source over
-//! its own share is refused instead, so one host cannot push everyone else's handshakes out.
+//! proved the key (`max_connections`). When the pending budget is full, a handshake that has
+//! not yet proved the key is dropped for the newcomer (OpenSSH's `MaxStartups` in spirit): the
+//! oldest one from the source that holds the most. A flood then cycles through its own
+//! slots; a cluster node's connection, the only one from its address, is not dropped while
+//! the flood comes from fewer addresses than the budget, and once its first flight carries a
+//! valid PSK binder it is never dropped for a keyless one. A source over its own share is
+//! refused instead, so one host cannot push everyone else's handshakes out.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -231,9 +233,10 @@ impl Admission {
     }
 
     /// A new connection from `source`: refused when the keyed budget or the source's share is
-    /// full; otherwise admitted, after dropping the oldest keyless pending handshake if the
-    /// pending budget is full (or, when every pending one proved the key, the oldest of all:
-    /// a real key holder finishes in one round trip, so the oldest is the likeliest replay).
+    /// full; otherwise admitted, after dropping a keyless pending handshake if the pending
+    /// budget is full (see `victim`; when every pending one proved the key, the oldest of
+    /// all: a real key holder finishes in one round trip, so the oldest is the likeliest
+    /// replay).
     pub fn admit(table: &Rc<RefCell<Admission>>, source: SourceKey) -> Admitted {
         let mut t = table.borrow_mut();
         if t.keyed >= t.budgets.keyed {
@@ -251,12 +254,7 @@ impl Admission {
         }
         let mut dropped = false;
         if t.pending.len() >= t.budgets.pending {
-            let victim = t
-                .pending
-                .iter()
-                .find(|(_, p)| !p.proved.get())
-                .or_else(|| t.pending.iter().next())
-                .map(|(id, _)| *id);
+            let victim = t.victim();
             match victim {
                 Some(id) => {
                     if let Some(p) = t.pending.get(&id) {
@@ -311,6 +309,29 @@ impl Admission {
     /// The budgets in force.
     pub fn budgets(&self) -> Budgets {
         self.budgets
+    }
+
+    /// The pending handshake to drop: one that has not proved the key, from the source
+    /// holding the most pending handshakes, the oldest of those; only when every one proved
+    /// the key, the oldest of all. Dropping from the heaviest source first means a flood
+    /// spread over fewer sources than the budget never displaces a source with one
+    /// handshake in progress (a cluster node), however slow its first flight is to arrive
+    /// (a lost segment costs a retransmission timeout).
+    fn victim(&self) -> Option<u64> {
+        let weight = |p: &Pending| self.per_source.get(&p.source).copied().unwrap_or(0);
+        let mut best: Option<(usize, u64)> = None;
+        // Oldest first, so among equally heavy sources the oldest wins.
+        for (id, p) in &self.pending {
+            if p.proved.get() {
+                continue;
+            }
+            let w = weight(p);
+            if best.is_none_or(|(bw, _)| w > bw) {
+                best = Some((w, *id));
+            }
+        }
+        best.map(|(_, id)| id)
+            .or_else(|| self.pending.keys().next().copied())
     }
 
     fn handshake_done(&mut self, id: u64) -> Result<(), Refusal> {
@@ -376,6 +397,7 @@ mod tests {
         let (c, _) = admit(&t, v4(4));
         let (d, dropped) = admit(&t, v4(5));
         assert!(dropped);
+        // Every source holds one: the oldest goes.
         assert!(a.evicted.is_tripped());
         assert!(!b.evicted.is_tripped() && !c.evicted.is_tripped() && !d.evicted.is_tripped());
         assert_eq!(t.borrow().pending(), 3);
@@ -397,6 +419,24 @@ mod tests {
         let (_flood3, _) = admit(&t, v4(4));
         assert!(flood2.evicted.is_tripped());
         assert!(!keyed.evicted.is_tripped());
+    }
+
+    #[test]
+    fn the_heaviest_source_loses_a_handshake_first_so_a_lone_one_survives() {
+        // A flood from 3 sources against a budget of 8.
+        let t = Admission::new(budgets(8, 10, 10));
+        // A cluster node's handshake whose first flight is late.
+        let (lone, _) = admit(&t, v4(100));
+        let mut flood = Vec::new();
+        for i in 0..1000u32 {
+            if let Admitted::In { ticket, .. } = Admission::admit(&t, v4((i % 3) as u8 + 2)) {
+                flood.push(ticket);
+            }
+            assert!(
+                !lone.evicted.is_tripped(),
+                "dropped after {i} flood connections"
+            );
+        }
     }
 
     #[test]
