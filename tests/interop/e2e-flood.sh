@@ -25,7 +25,9 @@ reconnect_ms=5000
 flood_pid=''
 cleanup() {
     local rc=$?
+    set +e
     [[ -n $flood_pid ]] && pcmkr_stop_pid "$flood_pid" 5 flood
+    # scn_cleanup reads the exit status from $?.
     (exit "$rc")
     scn_cleanup
 }
