@@ -47,6 +47,8 @@ struct Profile {
 #[serde(deny_unknown_fields)]
 struct LimitOverrides {
     max_connections: Option<u64>,
+    max_pending_handshakes: Option<u64>,
+    max_pending_per_source: Option<u64>,
     max_message_bytes: Option<u64>,
     max_outbound_bytes: Option<u64>,
     max_xml_depth: Option<u64>,
@@ -59,6 +61,7 @@ struct LimitOverrides {
     max_children: Option<u64>,
     max_output_bytes: Option<u64>,
     handshake_timeout_ms: Option<u64>,
+    signon_timeout_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
 }
 
@@ -80,10 +83,12 @@ enum Unit {
 
 impl LimitOverrides {
     /// Every tunable with its unit and override, in `TUNABLE`'s order.
-    fn entries(&self) -> [(&'static str, Unit, Option<u64>); 14] {
+    fn entries(&self) -> [(&'static str, Unit, Option<u64>); 17] {
         use Unit::{Count, Millis};
         [
             ("max_connections", Count, self.max_connections),
+            ("max_pending_handshakes", Count, self.max_pending_handshakes),
+            ("max_pending_per_source", Count, self.max_pending_per_source),
             ("max_message_bytes", Count, self.max_message_bytes),
             ("max_outbound_bytes", Count, self.max_outbound_bytes),
             ("max_xml_depth", Count, self.max_xml_depth),
@@ -100,6 +105,7 @@ impl LimitOverrides {
             ("max_children", Count, self.max_children),
             ("max_output_bytes", Count, self.max_output_bytes),
             ("handshake_timeout_ms", Millis, self.handshake_timeout_ms),
+            ("signon_timeout_ms", Millis, self.signon_timeout_ms),
             ("write_timeout_ms", Millis, self.write_timeout_ms),
         ]
     }

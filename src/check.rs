@@ -90,10 +90,14 @@ pub fn check(
             }
         })?;
     lines.push(format!(
-        "  key        {} ({} bytes)",
+        "  key        {} ({} bytes), {}",
         key.path.display(),
-        key.bytes.len()
+        key.bytes.len(),
+        key_origin(key_source, &key.path)
     ));
+    for w in &key.warnings {
+        lines.push(format!("  key note   {w}"));
+    }
 
     let t = Instant::now();
     let addrs: Vec<SocketAddr> = (host, port)
@@ -124,7 +128,7 @@ pub fn check(
             .await?
             .map_err(|e| match e {
                 ClientError::Handshake(h) => Failure {
-                    code: exitcode::CHECK_TLS,
+                    code: handshake_status(&h),
                     message: format!("TLS handshake failed: {}", explain::client_failure(&h)),
                 },
                 other => failure(exitcode::CHECK_FAILED, other),
@@ -146,7 +150,18 @@ pub fn check(
             .with_attr(attr::PROTOCOL_VERSION, names::PROTOCOL_VERSION);
         let reply = within(step, "sign-on", client.request(signon))
             .await?
-            .map_err(|e| failure(exitcode::CHECK_PROTOCOL, e))?;
+            .map_err(|e| match e {
+                ClientError::Closed => Failure {
+                    code: exitcode::CHECK_BUSY,
+                    message: String::from(
+                        "the node closed the connection after the handshake, before answering \
+                         the sign-on: our key is right, but the node is at its limit of \
+                         signed-on connections (max_connections) or stopping; its log says \
+                         which",
+                    ),
+                },
+                other => failure(exitcode::CHECK_PROTOCOL, other),
+            })?;
         let rc = reply.attr(attr::RC).unwrap_or("");
         if rc == "-71" {
             return Err(Failure {
@@ -194,6 +209,52 @@ pub fn check(
         ));
         Ok(lines.join("\n"))
     })
+}
+
+/// The exit status for a failed handshake: busy and "no key on the node" have their own, so
+/// a script never takes them for a key mismatch.
+fn handshake_status(e: &tls::HandshakeError) -> i32 {
+    use tls::{AlertDescription, Error, HandshakeError, PeerAborted};
+    match e {
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::Alert(
+            AlertDescription::UserCanceled,
+        ))) => exitcode::CHECK_BUSY,
+        HandshakeError::Tls(Error::PeerAborted(PeerAborted::Alert(
+            AlertDescription::UnknownPskIdentity,
+        ))) => exitcode::CHECK_NODE_HAS_NO_KEY,
+        _ => exitcode::CHECK_TLS,
+    }
+}
+
+/// Why `check` uses the key file it uses: the option, the setting, or the defaults, and
+/// whether it fell back from the file named first (as the 2.1.5 daemon does).
+fn key_origin(source: &KeySource, used: &std::path::Path) -> String {
+    let first = source.candidates().into_iter().next();
+    let fell_back = first.as_deref().is_some_and(|f| f != used);
+    let env_named = ["PCMK_authkey_location", "HA_authkey_location"]
+        .iter()
+        .find(|v| std::env::var_os(v).is_some());
+    let why = match (source, env_named) {
+        (KeySource::Explicit(_), _) => String::from("given with --authkey"),
+        (KeySource::Configured(p), Some(var)) => {
+            format!("{var}={} in the environment", p.display())
+        }
+        (KeySource::Configured(p), None) => format!(
+            "PCMK_authkey_location={} in the settings file (/etc/sysconfig/pacemaker or \
+             /etc/default/pacemaker)",
+            p.display()
+        ),
+        (KeySource::Default, _) => {
+            String::from("the default location (no --authkey, no PCMK_authkey_location)")
+        }
+    };
+    match (fell_back, first) {
+        (true, Some(f)) => format!(
+            "{why}; {} could not be used, so this is the fallback the daemon also takes",
+            f.display()
+        ),
+        _ => why,
+    }
 }
 
 fn failure(code: i32, e: ClientError) -> Failure {

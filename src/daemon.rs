@@ -363,7 +363,12 @@ impl tls::PskLookup for KeyService {
                 Some(Zeroizing::new(key.to_vec()))
             }
             Err(e) => {
-                error!("{e}");
+                // Every handshake asks, keyless ones included: rate-limited with them.
+                crate::limited!(
+                    crate::logging::Source::KeylessPeer,
+                    log::Level::Error,
+                    "{e}; no connection can be accepted until a key is in place"
+                );
                 None
             }
         }

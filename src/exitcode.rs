@@ -17,6 +17,11 @@ pub const CHECK_TIMEOUT: i32 = 4;
 pub const CHECK_TLS: i32 = 5;
 /// `check`: the daemon refused the sign-on (protocol version mismatch).
 pub const CHECK_PROTOCOL: i32 = 6;
+/// `check`: the node turned the connection away as busy (over a connection limit, a
+/// `user_canceled` alert or a close before the sign-on); not a key problem, try again.
+pub const CHECK_BUSY: i32 = 7;
+/// `check`: the node has no usable key of its own (`unknown_psk_identity` for `lrmd`).
+pub const CHECK_NODE_HAS_NO_KEY: i32 = 8;
 /// Bad command line or configuration (sysexits' EX_USAGE, as Pacemaker 3.x uses).
 pub const USAGE: i32 = 64;
 /// Fatal start-up error, e.g. no address could be bound (Pacemaker's CRM_EX_FATAL).

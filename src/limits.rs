@@ -10,10 +10,22 @@ use std::time::Duration;
 /// Bounds that the operator may tune at run time (validated once by `config`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// TCP connections open at once, handshaking ones included. At the bound a new connection
-    /// is accepted and closed at once with a log line, so it cannot hold the backlog.
-    /// A cluster uses one per cluster node that may host the connection resource.
+    /// Connections that proved the key (TLS handshake complete), signed on or about to sign
+    /// on. Only a key holder can take one, so a keyless flood never reaches this budget. At
+    /// the bound a new connection is refused at accept (a `user_canceled` alert, then close)
+    /// and one that completes its handshake meanwhile is closed, each with a log line. A
+    /// cluster uses one per cluster node that may host the connection resource, plus `check`.
     pub max_connections: usize,
+    /// Connections still in the TLS handshake, from every source together. At the bound the
+    /// oldest one that has not yet proved the key (no valid PSK binder) is dropped to make
+    /// room for the newcomer, in the spirit of OpenSSH's `MaxStartups`: a flood cannot hold
+    /// every slot for the handshake deadline, so a cluster node's new connection, whose first
+    /// flight proves the key, always gets its turn.
+    pub max_pending_handshakes: usize,
+    /// Connections still in the TLS handshake from one source address (one /64 for IPv6). A
+    /// further one from that source is refused at accept (`user_canceled`, then close), so one
+    /// host cannot push every other source's handshakes out.
+    pub max_pending_per_source: usize,
     /// Largest frame (header plus payload, compressed or not, and after decompression) in
     /// bytes. A larger header is refused before any allocation and the connection closed.
     /// Upstream Pacemaker adopted 20 MiB; agent output (10 MiB per stream in 3.x) rides in
@@ -46,7 +58,13 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Time from accept until the TLS handshake completes (the original's 10 s).
     pub handshake_timeout: Duration,
-    /// Time one outbound write may take before we give up on the peer.
+    /// Time from the completed handshake until the client's `register` arrives. Pacemaker's
+    /// client sends it at once and itself waits at most 10 s for the answer (protocol.md 6.7),
+    /// so 10 s loses no real client and frees a stuck key holder's slot. The original has no
+    /// such bound.
+    pub signon_timeout: Duration,
+    /// Time an outbound write may go without progress (no byte taken by the peer) before we
+    /// give up on the peer; a slow reader that keeps taking bytes is never cut off.
     pub write_timeout: Duration,
 }
 
@@ -64,6 +82,10 @@ impl Default for Limits {
         let ms = Duration::from_millis;
         Limits {
             max_connections: board::MAX_CONNECTIONS.unwrap_or(b.max_connections),
+            max_pending_handshakes: board::MAX_PENDING_HANDSHAKES
+                .unwrap_or(b.max_pending_handshakes),
+            max_pending_per_source: board::MAX_PENDING_PER_SOURCE
+                .unwrap_or(b.max_pending_per_source),
             max_message_bytes: board::MAX_MESSAGE_BYTES.unwrap_or(b.max_message_bytes),
             max_outbound_bytes: board::MAX_OUTBOUND_BYTES.unwrap_or(b.max_outbound_bytes),
             max_xml_depth: board::MAX_XML_DEPTH.unwrap_or(b.max_xml_depth),
@@ -77,6 +99,7 @@ impl Default for Limits {
             max_children: board::MAX_CHILDREN.unwrap_or(b.max_children),
             max_output_bytes: board::MAX_OUTPUT_BYTES.unwrap_or(b.max_output_bytes),
             handshake_timeout: board::HANDSHAKE_TIMEOUT_MS.map_or(b.handshake_timeout, ms),
+            signon_timeout: board::SIGNON_TIMEOUT_MS.map_or(b.signon_timeout, ms),
             write_timeout: board::WRITE_TIMEOUT_MS.map_or(b.write_timeout, ms),
         }
     }
@@ -88,6 +111,8 @@ impl Limits {
     pub const fn built_in() -> Limits {
         Limits {
             max_connections: 64,
+            max_pending_handshakes: 64,
+            max_pending_per_source: 8,
             max_message_bytes: 20 * 1024 * 1024,
             max_outbound_bytes: 48 * 1024 * 1024,
             max_xml_depth: 64,
@@ -100,6 +125,7 @@ impl Limits {
             max_children: 128,
             max_output_bytes: 10 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            signon_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
         }
     }
@@ -109,8 +135,11 @@ impl Limits {
 /// rotated key takes effect without a restart (the 2.1.5 daemon's cache time).
 pub const KEY_CACHE_TIME: Duration = Duration::from_secs(60);
 
-/// Pending connections the kernel may hold for us (the original's `listen` backlog).
-pub const LISTEN_BACKLOG: i32 = 10;
+/// Connections the kernel may hold for us before we accept them (the original uses 10).
+/// Larger, so a burst of connections (a flood reconnecting at once) does not overflow the
+/// queue: an overflow drops a cluster node's SYN or ACK and costs it a retransmission of a
+/// second or more. We accept at once and decide by our own budgets, so this holds no state.
+pub const LISTEN_BACKLOG: i32 = 128;
 
 /// The TLS 1.3 maximum plaintext per record; frames are split into records of this size.
 pub const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;
@@ -130,6 +159,8 @@ pub const LOG_MAX_FIELD_CHARS: usize = 512;
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",
+    "max_pending_handshakes",
+    "max_pending_per_source",
     "max_message_bytes",
     "max_outbound_bytes",
     "max_xml_depth",
@@ -142,6 +173,7 @@ pub const TUNABLE: &[&str] = &[
     "max_children",
     "max_output_bytes",
     "handshake_timeout_ms",
+    "signon_timeout_ms",
     "write_timeout_ms",
 ];
 
@@ -189,6 +221,8 @@ impl Limits {
         let as_usize = usize::try_from(n).map_err(|_| bad())?;
         match name {
             "max_connections" => self.max_connections = as_usize,
+            "max_pending_handshakes" => self.max_pending_handshakes = as_usize,
+            "max_pending_per_source" => self.max_pending_per_source = as_usize,
             "max_message_bytes" => {
                 // Frame sizes travel as u32 (protocol.md 6.1) and must hold at least a header.
                 if n > u64::from(u32::MAX) || n < 64 {
@@ -207,6 +241,7 @@ impl Limits {
             "max_children" => self.max_children = as_usize,
             "max_output_bytes" => self.max_output_bytes = as_usize,
             "handshake_timeout_ms" => self.handshake_timeout = Duration::from_millis(n),
+            "signon_timeout_ms" => self.signon_timeout = Duration::from_millis(n),
             "write_timeout_ms" => self.write_timeout = Duration::from_millis(n),
             _ => return Err(LimitError::UnknownName(name.to_string())),
         }

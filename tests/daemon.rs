@@ -19,7 +19,9 @@ use async_io::Async;
 use zeroize::Zeroizing;
 
 use pcmk_remoted::client::{Client, ClientError};
-use pcmk_remoted::proto::names::{attr, op, LRMD_CALLDATA, LRMD_COMMAND, LRMD_IPC_PROXY};
+use pcmk_remoted::proto::names::{
+    attr, op, ATTRIBUTES, LRMD_CALLDATA, LRMD_COMMAND, LRMD_IPC_PROXY, LRMD_RSC,
+};
 use pcmk_remoted::proto::xml::Element;
 use pcmk_remoted::transport::tls;
 use pcmk_remoted::wire::{deframer, Header, HEADER_LEN};
@@ -29,6 +31,10 @@ use common::*;
 /// The plaintext close_notify alert the original sends to a client that never finished its
 /// handshake (protocol.md 5.5).
 const PLAIN_CLOSE_NOTIFY: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00];
+
+/// The plaintext fatal user_canceled alert the daemon sends to a connection it turns away as
+/// busy (over a connection limit).
+const BUSY_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 90];
 
 /// A complete frame (header then payload with its NUL) for `el`.
 fn frame(el: &Element) -> (Vec<u8>, Vec<u8>) {
@@ -482,89 +488,145 @@ fn our_writer_puts_each_header_in_its_own_57_byte_record() {
 // ---------------------------------------------------------------------------------------
 // 9-10: many connections, slow readers
 
-/// Connections the daemon has taken from the kernel: those it holds plus those it refused
-/// (each refusal is a debug line; the warning is rate-limited).
-fn taken(d: &Daemon, base_sockets: usize) -> usize {
-    d.socket_count().saturating_sub(base_sockets) + d.count_log("refused connection from")
+/// Sockets the daemon holds beyond `base`.
+fn held(d: &Daemon, base: usize) -> usize {
+    d.socket_count().saturating_sub(base)
 }
 
 #[test]
-fn connection_cap_refuses_the_flood_and_recovers() {
+fn pending_handshake_budget_holds_for_500_connects_and_a_key_holder_still_gets_in() {
+    // One source here, so its own share must not be what stops the flood.
     let d = Daemon::options()
-        .limit("max_connections=20")
+        .limit("max_pending_handshakes=20")
+        .limit("max_pending_per_source=1000")
         .limit("handshake_timeout_ms=8000")
-        .arg("-V")
         .start();
     let base_fds = d.idle_fd_count();
     let base_sockets = d.socket_count();
     let t = Instant::now();
-    let mut held: Vec<TcpStream> = Vec::new();
-    // The listen backlog is 10, as in the original: more than 11 connects between two
-    // accepts cost the 12th a 1 s SYN retransmit. So the first 20 go one by one (see the
-    // burst test below for why), then the rest in bursts of 10, each taken before the next.
-    for burst in std::iter::repeat_n(1, 20).chain(std::iter::repeat_n(10, 48)) {
-        for _ in 0..burst {
-            held.push(TcpStream::connect_timeout(&d.addr, STEP).unwrap());
+    let mut opened: Vec<TcpStream> = Vec::new();
+    // In bursts of 10, each taken (held or already closed by the daemon) before the next.
+    for _ in 0..50 {
+        for _ in 0..10 {
+            opened.push(TcpStream::connect_timeout(&d.addr, STEP).unwrap());
         }
-        let want = held.len();
-        poll_until(STEP, || (taken(&d, base_sockets) >= want).then_some(()))
-            .unwrap_or_else(|| panic!("daemon took {} of {want}", taken(&d, base_sockets)));
+        poll_until(STEP, || (held(&d, base_sockets) <= 20).then_some(()))
+            .unwrap_or_else(|| panic!("daemon holds {}", held(&d, base_sockets)));
     }
-    let open = d.socket_count() - base_sockets;
-    let refusals = d.count_log("refused connection from");
-    println!(
-        "500 connects in {:?}: {refusals} refused, {open} held by the daemon",
-        t.elapsed()
-    );
-    assert_eq!((open, refusals), (20, 480));
-    let line = d.wait_log("refusing connection from", STEP);
-    let warnings = d.count_log("refusing connection from");
+    let open = held(&d, base_sockets);
+    println!("500 connects in {:?}: the daemon holds {open}", t.elapsed());
+    assert!(open <= 20, "{open} held, budget 20");
+    // The dropped ones heard why: a user_canceled alert, not a silent close.
+    let mut first = opened.remove(0);
+    first
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let (got, closed) = read_until_closed(&mut first, Instant::now(), STEP);
+    assert!(closed.is_some(), "the oldest handshake was not dropped");
+    assert_eq!(got, BUSY_ALERT, "bytes before close");
+    let line = d.wait_log("(max_pending_handshakes)", STEP);
     assert!(
-        warnings < 30,
-        "{warnings} warnings for 480 refusals: not rate-limited"
-    );
-    assert!(
-        line.contains("refusing connection from 127.0.0.1:")
-            && line.contains("20 connections open, limit 20"),
+        line.contains("dropping the oldest one without the key"),
         "{line}"
     );
-    // At the cap, a newcomer is refused too: the cap means something.
-    match run(STEP, "newcomer at the cap", connect(d.addr, &d.key)) {
-        Ok(_) => panic!("a 21st connection completed its handshake"),
-        Err(e) => assert!(matches!(e, ClientError::Handshake(_)), "{e:?}"),
-    }
-    drop(held);
+    // At the budget, a key holder still gets in: it displaces the oldest keyless handshake.
+    d.assert_serves();
+    drop(opened);
     poll_until(STEP, || (d.fd_count() == base_fds).then_some(()))
         .unwrap_or_else(|| panic!("fds {base_fds} -> {:?}", d.fd_list()));
-    d.assert_serves();
     let rss = d.status_kb("VmRSS");
     assert!(rss < 64 * 1024, "VmRSS {rss} kB");
     println!("VmRSS {rss} kB, VmHWM {} kB", d.status_kb("VmHWM"));
 }
 
 #[test]
-fn connection_cap_holds_for_a_burst() {
-    // Eleven connects fit in the listen queue and are accepted in one go: each must count as
-    // open from its accept, before its task first runs.
+fn pending_budget_holds_for_a_burst_accepted_in_one_go() {
+    // Eleven connects fit in the listen queue and are accepted in one go: each must count
+    // from its accept, before its task first runs.
     let d = Daemon::options()
-        .limit("max_connections=5")
+        .limit("max_pending_handshakes=5")
+        .limit("max_pending_per_source=100")
         .limit("handshake_timeout_ms=8000")
-        .arg("-V")
         .start();
     let base_sockets = d.socket_count();
-    let held: Vec<TcpStream> = (0..11)
+    let held_now: Vec<TcpStream> = (0..11)
         .map(|_| TcpStream::connect_timeout(&d.addr, STEP).unwrap())
         .collect();
-    poll_until(STEP, || {
-        (taken(&d, base_sockets) >= held.len()).then_some(())
-    })
-    .expect("daemon took the burst");
-    let open = d.socket_count() - base_sockets;
-    assert_eq!(
-        (open, d.count_log("refused connection from")),
-        (5, 6),
-        "held, refused"
+    // Bounded: the drops happen as the burst is accepted.
+    let settled = poll_until(STEP, || (held(&d, base_sockets) == 5).then_some(()));
+    assert!(settled.is_some(), "daemon holds {}", held(&d, base_sockets));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(held(&d, base_sockets), 5);
+    drop(held_now);
+}
+
+#[test]
+fn a_source_over_its_share_is_refused_at_once_with_a_busy_alert() {
+    let d = Daemon::options()
+        .limit("max_pending_per_source=3")
+        .limit("handshake_timeout_ms=8000")
+        .start();
+    let base_sockets = d.socket_count();
+    let _mine: Vec<TcpStream> = (0..3).map(|_| raw_connect(d.addr)).collect();
+    poll_until(STEP, || (held(&d, base_sockets) == 3).then_some(())).expect("3 held");
+    let mut fourth = raw_connect(d.addr);
+    let (got, closed) = read_until_closed(&mut fourth, Instant::now(), STEP);
+    assert!(closed.is_some(), "the fourth was not refused");
+    assert_eq!(got, BUSY_ALERT);
+    let line = d.wait_log("refusing connection from 127.0.0.1:", STEP);
+    assert!(
+        line.contains(
+            "3 handshakes from this source in progress, limit 3 (max_pending_per_source)"
+        ),
+        "{line}"
     );
+    // The key holder comes from the same address here, so it is refused too, as "busy".
+    match run(STEP, "handshake", connect(d.addr, &d.key)) {
+        Ok(_) => panic!("a fourth handshake from the source got in"),
+        Err(e) => assert!(e.to_string().contains("busy"), "{e}"),
+    }
+}
+
+#[test]
+fn keyed_connections_have_their_own_budget_and_keyless_ones_cannot_fill_it() {
+    let d = Daemon::options().limit("max_connections=2").start();
+    let _a = d.client("a");
+    let _b = d.client("b");
+    match run(STEP, "third", connect(d.addr, &d.key)) {
+        Ok(_) => panic!("a third keyed connection got in"),
+        Err(e) => assert!(e.to_string().contains("busy"), "{e}"),
+    }
+    let line = d.wait_log("(max_connections)", STEP);
+    assert!(
+        line.contains("2 connections signed on or signing on, limit 2"),
+        "{line}"
+    );
+    drop(_b);
+    // Keyless connections do not count against it.
+    let _keyless: Vec<TcpStream> = (0..5).map(|_| raw_connect(d.addr)).collect();
+    poll_until(STEP, || {
+        run(STEP, "retry", connect(d.addr, &d.key)).ok().map(|_| ())
+    })
+    .expect("a key holder gets the freed place");
+}
+
+#[test]
+fn a_key_holder_that_never_signs_on_is_closed_at_the_signon_deadline() {
+    let d = Daemon::options().limit("signon_timeout_ms=500").start();
+    let mut silent = run(STEP, "handshake", connect(d.addr, &d.key)).unwrap();
+    let t = Instant::now();
+    run(STEP, "closed", expect_closed(&mut silent, STEP)).unwrap();
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(400), "{took:?}");
+    let line = d.wait_log("(signon_timeout_ms)", STEP);
+    assert!(
+        line.contains("no sign-on within 500 ms of the handshake"),
+        "{line}"
+    );
+    // One that signs on in time stays, past the deadline.
+    let mut c = d.client("prompt");
+    std::thread::sleep(Duration::from_millis(800));
+    run(STEP, "poke", poke_ok(&mut c));
 }
 
 /// Signs on `deaf`, which sends pokes without reading until its writes stall; then signs on
@@ -670,12 +732,143 @@ fn client_that_floods_only_itself_is_cut_off_at_write_timeout() {
         }
         sent += 1;
     }
-    let line = d.wait_log("(write_timeout)", STEP);
+    let line = d.wait_log("(write_timeout_ms)", STEP);
     println!("{sent} pokes before the writes stalled; {line}");
-    assert!(line.contains("did not take our data for 1000 ms"), "{line}");
+    assert!(line.contains("took none of our data for 1000 ms"), "{line}");
     d.wait_log("conn#1 (deaf) disconnected", STEP);
     d.assert_serves();
     drop(deaf);
+}
+
+/// An OCF agent that prints `OCF_RESKEY_bytes` copies of `OCF_RESKEY_char` on stdout.
+const PRINTER: &str = "#!/bin/sh
+case \"$1\" in meta-data) echo '<resource-agent name=\"printer\"/>'; exit 0;; esac
+head -c \"${OCF_RESKEY_bytes:-10}\" /dev/zero | tr '\\0' \"${OCF_RESKEY_char:-x}\"
+exit 0
+";
+
+/// A daemon whose OCF tree holds `ocf:pcmkrtest:printer`; the tree lives as long as `Scratch`.
+fn printer_daemon(limits: &[&str]) -> (Daemon, Scratch) {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = Scratch::new("printer");
+    let dir = tree.path("resource.d/pcmkrtest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let agent = dir.join("printer");
+    std::fs::write(&agent, PRINTER).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut o = Daemon::options()
+        .env(
+            "PCMK_remoted_ocf_ra_path",
+            tree.path("resource.d").to_str().unwrap(),
+        )
+        .env("PCMK_remoted_ocf_root", tree.dir.to_str().unwrap());
+    for l in limits {
+        o = o.limit(l);
+    }
+    (o.start(), tree)
+}
+
+/// Registers `printer` and runs its start with `bytes` of `ch`; returns the call id.
+async fn print_output(c: &mut Client, bytes: usize, ch: &str) -> String {
+    let rsc = Element::new(LRMD_RSC)
+        .with_attr(attr::RSC_ID, "printer")
+        .with_attr(attr::CLASS, "ocf")
+        .with_attr(attr::PROVIDER, "pcmkrtest")
+        .with_attr(attr::TYPE, "printer");
+    let command = |name: &str, data: Element| {
+        Element::new(LRMD_COMMAND)
+            .with_attr(attr::T, "lrmd")
+            .with_attr(attr::OP, name)
+            .with_attr(attr::CALL_OPTIONS, 4)
+            .with_child(Element::new(LRMD_CALLDATA).with_child(data))
+    };
+    let reply = c.request(command(op::RSC_REGISTER, rsc)).await.unwrap();
+    assert_eq!(reply.attr(attr::RC), Some("0"));
+    let exec = Element::new(LRMD_RSC)
+        .with_attr(attr::ORIGIN, "lrmd_api_exec")
+        .with_attr(attr::RSC_ID, "printer")
+        .with_attr(attr::RSC_ACTION, "start")
+        .with_attr(attr::RSC_INTERVAL, 0)
+        .with_attr(attr::TIMEOUT, 60_000)
+        .with_attr(attr::RSC_START_DELAY, 0)
+        .with_child(
+            Element::new(ATTRIBUTES)
+                .with_attr("bytes", bytes)
+                .with_attr("char", ch),
+        );
+    let reply = c.request(command(op::RSC_EXEC, exec)).await.unwrap();
+    reply.attr(attr::RC).unwrap().to_string()
+}
+
+/// The exec notification for `call`.
+async fn exec_result(c: &mut Client, call: &str) -> Element {
+    for _ in 0..1000 {
+        let n = c.next_notification().await.expect("notification");
+        if n.attr(attr::OP) == Some(op::RSC_EXEC) && n.attr(attr::CALL_ID) == Some(call) {
+            return n;
+        }
+    }
+    panic!("no result for call {call}");
+}
+
+#[test]
+fn an_oversized_result_is_truncated_to_fit_and_the_connection_stays() {
+    // 1 MB of '&' is 5 MB once escaped, five times the frame limit.
+    let (d, _tree) = printer_daemon(&["max_message_bytes=1048576"]);
+    let mut c = d.client("cluster");
+    let mut other = d.client("other");
+    run(Duration::from_secs(30), "oversized result", async {
+        let call = print_output(&mut c, 1_000_000, "&").await;
+        let note = exec_result(&mut c, &call).await;
+        assert_eq!(note.attr(attr::EXEC_RC), Some("0"));
+        let out = note.attr(attr::RSC_OUTPUT).expect("output");
+        assert!(out.starts_with("&&&&"), "{}", &out[..20]);
+        assert!(
+            out.ends_with("bytes cut by pcmk-remoted to fit max_message_bytes]"),
+            "{}",
+            &out[out.len() - 80..]
+        );
+        // Its text (all '&', written the same in either style) fits a 1 MiB frame.
+        let text = xml_bytes(&note).len();
+        assert!(text + HEADER_LEN < 1024 * 1024, "{text}");
+        assert!(
+            text > 1024 * 1024 - 4096,
+            "cut far more than needed: {text}"
+        );
+        poke_ok(&mut c).await;
+        // The other listener got the same, and it stays connected too.
+        exec_result(&mut other, &call).await;
+        poke_ok(&mut other).await;
+    });
+    let line = d.wait_log("(max_message_bytes)", STEP);
+    assert!(line.contains("agent output was truncated"), "{line}");
+    assert!(!d.log().contains("disconnected"), "{}", d.log());
+}
+
+#[test]
+fn a_slow_reader_that_keeps_reading_is_not_cut_off_by_the_write_timeout() {
+    // 3 MB of '&' is a 15 MB message; at 3 MB/s it takes about 5 s to pass, over three
+    // times the write timeout, while the reader takes bytes all along.
+    let (d, _tree) = printer_daemon(&["write_timeout_ms=1500"]);
+    let slow = RecordingProxy::throttled(d.addr, 3_000_000);
+    let mut c = run(STEP, "sign-on", sign_on(slow.addr, &d.key, "slow", false));
+    let t = Instant::now();
+    let note = run(Duration::from_secs(60), "slow result", async {
+        let call = print_output(&mut c, 3_000_000, "&").await;
+        exec_result(&mut c, &call).await
+    });
+    let took = t.elapsed();
+    println!(
+        "a {} byte output took {took:?} to arrive",
+        note.attr(attr::RSC_OUTPUT).map_or(0, str::len)
+    );
+    assert_eq!(note.attr(attr::RSC_OUTPUT).map(str::len), Some(3_000_000));
+    assert!(
+        took > Duration::from_secs(3),
+        "{took:?}: not slow enough to prove anything"
+    );
+    assert!(!d.log().contains("write_timeout_ms"), "{}", d.log());
+    run(STEP, "poke", poke_ok(&mut c));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -892,6 +1085,78 @@ fn check_failures_have_distinct_statuses() {
     assert!(text.contains("did not finish within 1 s"), "{text}");
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     drop(mute);
+}
+
+#[test]
+fn check_names_a_busy_node_busy_never_a_key_mismatch() {
+    let d = Daemon::options()
+        .limit("max_pending_per_source=2")
+        .limit("max_connections=1")
+        .limit("handshake_timeout_ms=8000")
+        .start();
+    let port = d.addr.port().to_string();
+    let key = d.key_path.to_string_lossy().to_string();
+    // Over the source's share of pending handshakes.
+    let base = d.socket_count();
+    let held: Vec<TcpStream> = (0..2).map(|_| raw_connect(d.addr)).collect();
+    poll_until(STEP, || (d.socket_count() == base + 2).then_some(())).expect("2 held");
+    let out = run_binary(&check_args("127.0.0.1", &port, &key), STEP);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains("busy") && text.contains("not a key problem"),
+        "{text}"
+    );
+    assert!(!text.contains("rejected our key"), "{text}");
+    d.wait_log("(max_pending_per_source)", STEP);
+    drop(held);
+    // Over the keyed budget: one cluster connection holds the only place.
+    let _cluster = d.client("cluster");
+    let out = run_binary(&check_args("127.0.0.1", &port, &key), STEP);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(7), "{text}");
+    assert!(
+        text.contains("busy") && !text.contains("rejected our key"),
+        "{text}"
+    );
+    let line = d.wait_log("(max_connections)", STEP);
+    assert!(!line.to_lowercase().contains("key mismatch"), "{line}");
+    assert!(!d.log().contains("wrong key"), "{}", d.log());
+}
+
+#[test]
+fn check_against_a_node_without_a_key_says_so() {
+    let d = Daemon::options().without_key().start();
+    let ours = d.scratch().join("our-key");
+    std::fs::write(&ours, random_bytes(4096)).unwrap();
+    let port = d.addr.port().to_string();
+    let out = run_binary(
+        &check_args("127.0.0.1", &port, &ours.to_string_lossy()),
+        STEP,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert_eq!(out.status.code(), Some(8), "{text}");
+    assert!(text.contains("the node has no usable key"), "{text}");
+    assert!(!text.contains("rejected our key"), "{text}");
+    let line = d.wait_log("TLS handshake failed", STEP);
+    assert!(line.contains("no usable key on this node"), "{line}");
+}
+
+#[test]
+fn check_says_which_key_it_uses_and_why() {
+    let d = Daemon::start(&[]);
+    let port = d.addr.port().to_string();
+    let key = d.key_path.to_string_lossy().to_string();
+    let out = run_binary(&check_args("127.0.0.1", &port, &key), STEP);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "key        {key} (4096 bytes), given with --authkey"
+        )),
+        "{text}"
+    );
 }
 
 #[test]

@@ -167,6 +167,9 @@ impl Hub {
             debug!("{to} is gone; message dropped");
             return;
         };
+        let Some(payload) = super::fit_outgoing(to, payload, self.limits.max_message_bytes) else {
+            return;
+        };
         let weight = payload.len() + wire::HEADER_LEN;
         if let Err(full) = outbox.push(payload, weight) {
             warn!(

@@ -1,10 +1,13 @@
 //! One cluster connection, from accepted socket to closed socket, and the hub they share.
 //!
-//! In: an accepted TCP stream. The connection completes the TLS handshake within the
-//! deadline, then turns plaintext into frames and requests for the [`dispatch::Dispatcher`],
-//! and writes what the dispatcher queues for it into its outbox, one frame at a time. It
-//! never decides protocol rules itself. States: Handshake → Ready → Closed (a connection's
-//! sign-on is tracked by the dispatcher's client table; draining is the daemon's state).
+//! In: an accepted TCP stream and its place in the listener's budgets. The connection
+//! completes the TLS handshake within the deadline (or ends early when the listener drops it
+//! to make room), signs on within its own deadline, then turns plaintext into frames and
+//! requests for the [`dispatch::Dispatcher`], and writes what the dispatcher queues for it
+//! into its outbox, one frame at a time, giving up on a peer only after a whole write timeout
+//! without progress. It never decides protocol rules itself. States: Handshake → AwaitSignon
+//! → Ready → Closed (a connection's sign-on is also tracked by the dispatcher's client table;
+//! draining is the daemon's state).
 
 pub mod clients;
 pub mod dispatch;
@@ -14,59 +17,106 @@ pub mod sessions;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 use futures_lite::future;
-use log::{debug, info, trace, warn};
+use log::{info, trace, warn, Level};
 
+use crate::logging::Source::KeylessPeer;
 use crate::mailbox::Mailbox;
-use crate::proto::{xml, Request};
+use crate::proto::{xml, Op, Request};
+use crate::transport::admission::Ticket;
 use crate::transport::explain;
 use crate::transport::tls::{self, TlsStream};
+use crate::transport::watched::Watched;
 use crate::wire::{self, Deframer};
 pub use clients::ConnId;
 pub use hub::{now, Control, Hub, OpenGuard};
 
-/// Serves one accepted connection until it ends. Every error is logged here, once.
-pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: OpenGuard) {
+/// Serves one accepted connection until it ends. Every error is logged here, once; lines
+/// about a peer that has not proved the key are rate-limited with all such peers.
+pub async fn serve(
+    hub: Rc<Hub>,
+    tcp: Async<TcpStream>,
+    peer: SocketAddr,
+    open: OpenGuard,
+    mut ticket: Ticket,
+) {
     let _open = open;
     let conn = hub.new_conn_id();
     let peer = display_peer(peer);
-    debug!("{conn} accepted from {peer}");
+    crate::limited!(KeylessPeer, Level::Debug, "{conn} accepted from {peer}");
 
     let _ = tcp.get_ref().set_nodelay(true);
     crate::sys::socket::set_quickack(tcp.get_ref());
     if let Some(ms) = hub.user_timeout_ms {
         if let Err(e) = crate::sys::socket::set_user_timeout(tcp.get_ref(), ms) {
-            warn!("{conn} from {peer}: cannot set TCP_USER_TIMEOUT: {e}; closing");
+            crate::limited!(
+                KeylessPeer,
+                Level::Warn,
+                "{conn} from {peer}: cannot set TCP_USER_TIMEOUT: {e}; closing"
+            );
             return;
         }
     }
 
-    let handshake = async { Some(TlsStream::accept(&tcp, hub.tls.clone()).await) };
+    let watched = Watched::new(&tcp);
+    enum Pending<S> {
+        Done(S),
+        TimedOut,
+        Dropped,
+    }
+    let handshake = async {
+        Pending::Done(TlsStream::accept_noting(&watched, hub.tls.clone(), &ticket.proved).await)
+    };
     let deadline = async {
         Timer::after(hub.limits.handshake_timeout).await;
-        None
+        Pending::TimedOut
     };
-    let mut stream = match future::or(handshake, deadline).await {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            warn!(
+    let dropped = async {
+        ticket.evicted.tripped().await;
+        Pending::Dropped
+    };
+    let mut stream = match future::or(handshake, future::or(dropped, deadline)).await {
+        Pending::Done(Ok(s)) => s,
+        Pending::Done(Err(e)) => {
+            crate::limited!(
+                KeylessPeer,
+                Level::Warn,
                 "{conn} from {peer}: TLS handshake failed: {}",
                 explain::server_failure(&e)
             );
             return;
         }
-        None => {
-            warn!(
-                "{conn} from {peer}: TLS handshake not complete after {} ms; closing",
+        Pending::TimedOut => {
+            crate::limited!(
+                KeylessPeer,
+                Level::Warn,
+                "{conn} from {peer}: TLS handshake not complete after {} ms \
+                 (handshake_timeout_ms); closing",
                 hub.limits.handshake_timeout.as_millis()
             );
             explain::send_plain_close_notify(&tcp).await;
             return;
         }
+        Pending::Dropped => {
+            // The listener logged why, rate-limited; this line is for debugging only.
+            crate::limited!(
+                KeylessPeer,
+                Level::Debug,
+                "{conn} from {peer}: dropped to make room for a newer handshake"
+            );
+            explain::refuse_busy(tcp.get_ref());
+            return;
+        }
     };
+    // The peer holds the key from here on: its lines are the cluster's, never limited.
+    if let Err(why) = ticket.handshake_done() {
+        warn!("{conn} from {peer}: handshake complete, but refusing it: {why}");
+        close_bounded(&mut stream).await;
+        return;
+    }
 
     let random = match tls::random_16() {
         Ok(r) => r,
@@ -80,7 +130,7 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: 
     hub.dispatcher
         .borrow_mut()
         .connected(conn, peer.clone(), random);
-    let end = session(&hub, conn, &mut stream, &tcp, &outbox).await;
+    let end = session(&hub, conn, &mut stream, &watched, &outbox).await;
     hub.detach(conn);
     outbox.close();
     match &end {
@@ -89,7 +139,11 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: 
     }
     let actions = hub.dispatcher.borrow_mut().disconnected(conn, now());
     hub.perform(actions);
-    // Answer with our own close_notify, as the original does; a dead peer costs at most this.
+    close_bounded(&mut stream).await;
+}
+
+/// Answers with our own close_notify, as the original does; a dead peer costs at most 1 s.
+async fn close_bounded(stream: &mut TlsStream<&Watched<'_>>) {
     let _ = future::or(async { stream.close().await.ok() }, async {
         Timer::after(Duration::from_secs(1)).await;
         None
@@ -98,16 +152,19 @@ pub async fn serve(hub: Rc<Hub>, tcp: Async<TcpStream>, peer: SocketAddr, open: 
 }
 
 /// Reads requests and writes queued messages until the peer leaves or misbehaves.
+/// Until the client signs on (`register`), it must do so within `signon_timeout_ms` of the
+/// handshake.
 async fn session(
     hub: &Rc<Hub>,
     conn: ConnId,
-    stream: &mut TlsStream<&Async<TcpStream>>,
-    tcp: &Async<TcpStream>,
+    stream: &mut TlsStream<&Watched<'_>>,
+    watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
 ) -> Result<&'static str, String> {
     let mut deframer = Deframer::new(hub.limits.max_message_bytes);
     let mut buf = vec![0u8; 16 * 1024];
     let xml_limits = hub.xml_limits();
+    let mut signon_due = Some(Instant::now() + hub.limits.signon_timeout);
     loop {
         // A peer whose socket always has room or data would otherwise keep our one thread
         // to itself; every frame gives the other connections a turn.
@@ -115,14 +172,35 @@ async fn session(
         enum Event {
             Outgoing(Option<Rc<Vec<u8>>>),
             Incoming(io::Result<usize>),
+            SignonLate,
         }
+        let late = async {
+            match signon_due {
+                Some(at) => {
+                    Timer::at(at).await;
+                }
+                None => future::pending::<()>().await,
+            }
+            Event::SignonLate
+        };
         // Outgoing first: a peer that floods us is slowed by its own replies (backpressure).
-        let event = future::or(async { Event::Outgoing(outbox.recv().await) }, async {
-            Event::Incoming(stream.read(&mut buf).await)
-        })
+        let event = future::or(
+            future::or(async { Event::Outgoing(outbox.recv().await) }, async {
+                Event::Incoming(stream.read(&mut buf).await)
+            }),
+            late,
+        )
         .await;
         match event {
-            Event::Outgoing(Some(payload)) => write_frame(hub, stream, outbox, &payload).await?,
+            Event::SignonLate => {
+                return Err(format!(
+                    "no sign-on within {} ms of the handshake (signon_timeout_ms)",
+                    hub.limits.signon_timeout.as_millis()
+                ))
+            }
+            Event::Outgoing(Some(payload)) => {
+                write_frame(hub, stream, watched, outbox, &payload).await?
+            }
             Event::Outgoing(None) => return Ok("closed by the daemon"),
             Event::Incoming(Ok(0)) if deframer.is_idle() => return Ok("closed by the peer"),
             Event::Incoming(Ok(0)) => {
@@ -132,7 +210,7 @@ async fn session(
                 ))
             }
             Event::Incoming(Ok(n)) => {
-                crate::sys::socket::set_quickack(tcp.get_ref());
+                crate::sys::socket::set_quickack(watched.get_ref());
                 let mut input = &buf[..n];
                 while !input.is_empty() {
                     let (used, frame) = deframer.feed(input).map_err(|e| e.to_string())?;
@@ -146,6 +224,9 @@ async fn session(
                         let root = xml::parse(&frame.payload, &xml_limits)
                             .map_err(|e| format!("invalid XML in message: {e}"))?;
                         let request = Request::from_xml(&root);
+                        if matches!(request.op, Op::Register { .. }) {
+                            signon_due = None;
+                        }
                         let actions = hub.dispatcher.borrow_mut().handle(conn, request, now());
                         hub.perform(actions);
                     }
@@ -158,33 +239,44 @@ async fn session(
 
 /// Writes one frame: the 40-byte header as a TLS record of its own, then the payload, never
 /// sharing a record with another frame. The C peers' reader requires both (protocol.md 6.6).
+/// The peer is given up on only after `write_timeout_ms` without taking a single byte.
 async fn write_frame(
     hub: &Hub,
-    stream: &mut TlsStream<&Async<TcpStream>>,
+    stream: &mut TlsStream<&Watched<'_>>,
+    watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
     xml_text: &[u8],
 ) -> Result<(), String> {
     enum End {
         Written(io::Result<()>),
-        TimedOut,
+        Stalled,
         Aborted,
     }
     let (header, payload) = wire::deframer::encode(wire::next_frame_id(), xml_text);
+    let limit = hub.limits.write_timeout;
+    watched.mark_progress();
     let write = async { End::Written(stream.write_records(&[&header, &payload]).await) };
-    let deadline = async {
-        Timer::after(hub.limits.write_timeout).await;
-        End::TimedOut
+    let stalled = async {
+        // Each turn sleeps until the deadline counted from the last progress; it ends only
+        // when a whole `limit` passed without any.
+        loop {
+            let due = watched.last_progress() + limit;
+            if Instant::now() >= due {
+                return End::Stalled;
+            }
+            Timer::at(due).await;
+        }
     };
     let aborted = async {
         outbox.closed().await;
         End::Aborted
     };
-    match future::or(write, future::or(aborted, deadline)).await {
+    match future::or(write, future::or(aborted, stalled)).await {
         End::Written(Ok(())) => Ok(()),
         End::Written(Err(e)) => Err(format!("write failed: {e}")),
-        End::TimedOut => Err(format!(
-            "peer did not take our data for {} ms (write_timeout)",
-            hub.limits.write_timeout.as_millis()
+        End::Stalled => Err(format!(
+            "peer took none of our data for {} ms (write_timeout_ms)",
+            limit.as_millis()
         )),
         End::Aborted => Err(String::from(
             "disconnected by the daemon while a write was blocked",
@@ -192,8 +284,40 @@ async fn write_frame(
     }
 }
 
+/// A message for `to` cut to the largest frame the peer accepts (`max_message_bytes`), with
+/// a log line when it had to change; `None` when nothing of it can be sent. Called before the
+/// message is queued, so our own oversized message never counts against the peer's outbox
+/// and never costs the cluster its connection.
+pub fn fit_outgoing(to: ConnId, payload: Rc<Vec<u8>>, max_frame: usize) -> Option<Rc<Vec<u8>>> {
+    let size = payload.len() + wire::HEADER_LEN + 1;
+    match wire::fit::fit(&payload, max_frame) {
+        wire::fit::Fitted::Unchanged => Some(payload),
+        wire::fit::Fitted::Truncated { xml, cut } => {
+            warn!(
+                "{to}: a {size}-byte message is over the {max_frame}-byte frame limit \
+                 (max_message_bytes); its agent output was truncated by {cut} bytes to fit"
+            );
+            Some(Rc::new(xml))
+        }
+        wire::fit::Fitted::ErrorReply { xml } => {
+            warn!(
+                "{to}: a {size}-byte reply is over the {max_frame}-byte frame limit \
+                 (max_message_bytes); sending an EMSGSIZE error reply instead"
+            );
+            Some(Rc::new(xml))
+        }
+        wire::fit::Fitted::Dropped => {
+            log::error!(
+                "{to}: a {size}-byte message is over the {max_frame}-byte frame limit \
+                 (max_message_bytes) and cannot be shortened; not sent (the connection stays)"
+            );
+            None
+        }
+    }
+}
+
 /// Shows IPv4 peers of the dual-stack listener as plain IPv4.
-fn display_peer(peer: SocketAddr) -> String {
+pub fn display_peer(peer: SocketAddr) -> String {
     match peer {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => format!("{v4}:{}", v6.port()),

@@ -1,20 +1,27 @@
 //! The TCP listener: where we bind, and how accepted sockets reach connection tasks.
 //!
 //! In: the configured address and port. Out: accepted streams, each handed to
-//! `connection::serve` on our one thread, unless the connection cap is reached (then the
-//! socket is closed at once and logged, so it cannot hold the kernel's backlog).
+//! `connection::serve` on our one thread with its place in the budgets ([`admission`]), or
+//! turned away at once with a `user_canceled` alert and a rate-limited log line, so a refused
+//! connection never holds the kernel's backlog. Every log line here is about someone who has
+//! not proved the key, so every one is rate-limited.
+//!
+//! [`admission`]: super::admission
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
-use log::{debug, error, warn};
+use log::Level;
 
+use super::admission::{Admission, Admitted, Budgets, SourceKey};
+use super::explain;
 use crate::connection::{self, Hub};
 use crate::limits::LISTEN_BACKLOG;
+use crate::logging::Source;
 
 /// Binds as the original does: every IPv6 result first, then every IPv4 result, keeping the
 /// first that binds; with no address, `[::]` (dual-stack), then `0.0.0.0` on IPv4-only hosts.
@@ -46,60 +53,55 @@ pub fn bind(address: Option<&str>, port: u16) -> Result<TcpListener, String> {
     ))
 }
 
-/// Accepts connections until the task is dropped (which closes the listener).
+/// Accepts connections until the task is dropped (which closes the listener). Each one is
+/// let in as a pending handshake (maybe dropping an older keyless one to make room) or turned
+/// away at once, by the budgets of [`admission`].
 pub async fn accept_loop(
     hub: Rc<Hub>,
     listener: Async<TcpListener>,
     ex: Rc<LocalExecutor<'static>>,
 ) {
-    let mut refusals = RefusalLog::default();
+    let table = Admission::new(Budgets {
+        pending: hub.limits.max_pending_handshakes,
+        per_source: hub.limits.max_pending_per_source,
+        keyed: hub.limits.max_connections,
+    });
     loop {
         match listener.accept().await {
-            Ok((tcp, peer)) => {
-                if hub.open_connections() >= hub.limits.max_connections {
-                    refusals.note(peer, hub.open_connections(), hub.limits.max_connections);
-                    drop(tcp);
-                    continue;
+            Ok((tcp, peer)) => match Admission::admit(&table, SourceKey::of(peer)) {
+                Admitted::Refused(why) => {
+                    crate::limited!(
+                        Source::KeylessPeer,
+                        Level::Warn,
+                        "refusing connection from {}: {why}",
+                        connection::display_peer(peer)
+                    );
+                    explain::refuse_busy(tcp.get_ref());
                 }
-                let open = connection::OpenGuard::new(&hub);
-                ex.spawn(connection::serve(hub.clone(), tcp, peer, open))
-                    .detach();
-            }
+                Admitted::In { ticket, dropped } => {
+                    if dropped {
+                        let max = table.borrow().budgets().pending;
+                        crate::limited!(
+                            Source::KeylessPeer,
+                            Level::Warn,
+                            "{max} handshakes in progress, the limit (max_pending_handshakes): \
+                             dropping the oldest one without the key to let {} in",
+                            connection::display_peer(peer)
+                        );
+                    }
+                    let open = connection::OpenGuard::new(&hub);
+                    ex.spawn(connection::serve(hub.clone(), tcp, peer, open, ticket))
+                        .detach();
+                }
+            },
             Err(e) => {
-                // Out of descriptors or memory: wait a little rather than spin.
-                error!("accept failed: {e}");
+                // Out of descriptors or memory: wait a little rather than spin. A flood can
+                // bring this about, so it is limited with the flood's own lines.
+                crate::limited!(Source::KeylessPeer, Level::Error, "accept failed: {e}");
                 if e.kind() != io::ErrorKind::Interrupted {
                     Timer::after(Duration::from_millis(100)).await;
                 }
             }
         }
-    }
-}
-
-/// Logs refused connections at most once a second, so a flood does not flood the log.
-#[derive(Default)]
-struct RefusalLog {
-    last: Option<Instant>,
-    unlogged: u64,
-}
-
-impl RefusalLog {
-    fn note(&mut self, peer: std::net::SocketAddr, open: usize, max: usize) {
-        debug!("refused connection from {peer} (max_connections)");
-        let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
-        {
-            self.unlogged += 1;
-            return;
-        }
-        let also = match self.unlogged {
-            0 => String::new(),
-            n => format!("; {n} more refused since the last message"),
-        };
-        warn!("refusing connection from {peer}: {open} connections open, limit {max} (max_connections){also}");
-        self.last = Some(now);
-        self.unlogged = 0;
     }
 }

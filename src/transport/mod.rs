@@ -3,6 +3,8 @@
 //! In: the configured address and key. Out: authenticated plaintext streams for
 //! `connection`. This layer knows nothing of frames or XML.
 
+pub mod admission;
 pub mod explain;
 pub mod listener;
 pub mod tls;
+pub mod watched;

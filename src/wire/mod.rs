@@ -6,6 +6,7 @@
 //! against the configured maximum before it allocates (protocol.md section 6).
 
 pub mod deframer;
+pub mod fit;
 pub mod header;
 
 pub use deframer::{Deframer, Frame};

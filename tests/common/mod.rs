@@ -580,6 +580,16 @@ pub struct RecordingProxy {
 impl RecordingProxy {
     /// Listens on 127.0.0.1 and relays the first connection to `target`.
     pub fn start(target: SocketAddr) -> RecordingProxy {
+        Self::start_with(target, None)
+    }
+
+    /// As [`start`](Self::start), but the server's bytes reach the client at no more than
+    /// `bytes_per_s`: a slow reader that never stops reading.
+    pub fn throttled(target: SocketAddr, bytes_per_s: u64) -> RecordingProxy {
+        Self::start_with(target, Some(bytes_per_s))
+    }
+
+    fn start_with(target: SocketAddr, rate: Option<u64>) -> RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -600,9 +610,10 @@ impl RecordingProxy {
                 client.try_clone().unwrap(),
                 server.try_clone().unwrap(),
                 None,
+                None,
                 flag.clone(),
             );
-            let down = relay(server, client, Some(rec), flag);
+            let down = relay(server, client, Some(rec), rate, flag);
             let _ = up.join();
             let _ = down.join();
         });
@@ -630,11 +641,13 @@ impl Drop for RecordingProxy {
 }
 
 /// Copies `from` to `to` until either closes or `stop` is set (bounded: 60 s at most),
-/// recording what passed in `record` first, so a reader of `to` never sees unrecorded bytes.
+/// recording what passed in `record` first, so a reader of `to` never sees unrecorded bytes,
+/// and reading no faster than `rate` bytes a second when one is given.
 fn relay(
     mut from: TcpStream,
     mut to: TcpStream,
     record: Option<Arc<Mutex<Vec<u8>>>>,
+    rate: Option<u64>,
     stop: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
@@ -646,6 +659,10 @@ fn relay(
             match from.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
+                    if let Some(rate) = rate {
+                        let nanos = n as u64 * 1_000_000_000 / rate.max(1);
+                        std::thread::sleep(Duration::from_nanos(nanos));
+                    }
                     if let Some(r) = &record {
                         r.lock().unwrap().extend_from_slice(&buf[..n]);
                     }

@@ -139,6 +139,17 @@ impl Connection {
         matches!(self.state, State::Server(..) | State::Client(..))
     }
 
+    /// Server side: whether the client has shown it holds the key, which its first flight
+    /// does (a PSK binder verified), a round trip before the handshake completes. The
+    /// listener protects such handshakes when it must drop one to make room.
+    pub fn peer_proved_key(&self) -> bool {
+        match &self.state {
+            State::Server(state, _) => state.binder_verified(),
+            State::Established(traffic) => traffic.is_server(),
+            State::Client(..) | State::Failed => false,
+        }
+    }
+
     /// Decrypted application data not yet consumed.
     pub fn plaintext(&self) -> &[u8] {
         &self.plaintext
@@ -247,7 +258,12 @@ impl Connection {
             // Best effort: if even the alert cannot be sealed there is nothing left to say.
             let _ = self.records.write_alert(alert);
         }
-        log::debug!("tls: connection failed: {err}");
+        // A keyless peer can make this happen at will: rate-limited with theirs.
+        crate::limited!(
+            crate::logging::Source::KeylessPeer,
+            log::Level::Debug,
+            "tls: connection failed: {err}"
+        );
         self.failure = Some(err);
         self.state = State::Failed;
     }
@@ -264,8 +280,9 @@ impl Connection {
                     self.peer_closed = true;
                     self.records.mark_peer_closed();
                 }
-                // A warning that close_notify follows (RFC 8446 §6.1).
-                Inbound::Alert(AlertDescription::UserCanceled) => {}
+                // Mid-handshake it cancels the handshake (RFC 8446 §6.1): a busy server says
+                // so instead of a bare close. Afterwards it only announces close_notify.
+                Inbound::Alert(AlertDescription::UserCanceled) if !self.is_handshaking() => {}
                 Inbound::Alert(alert) => return Err(Error::PeerAborted(PeerAborted::Alert(alert))),
                 Inbound::Handshake => self.handle_handshake_fragment(buf)?,
                 Inbound::ApplicationData => {

@@ -50,6 +50,12 @@ pub(super) struct AwaitFinished {
 }
 
 impl ServerState {
+    /// Whether the client's PSK binder verified, which every state after the first hello
+    /// implies (a hello with a wrong binder never leaves `ExpectClientHello`).
+    pub(super) fn binder_verified(&self) -> bool {
+        !matches!(self, Self::ExpectClientHello)
+    }
+
     /// Consumes the state with one handshake message (header included).
     pub(super) fn handle(
         self,
@@ -124,7 +130,11 @@ fn first_hello(
             if hello.early_data {
                 records.skip_early_data(MAX_EARLY_DATA_SKIP);
             }
-            log::debug!("tls: hello retry request for {group}");
+            crate::limited!(
+                crate::logging::Source::KeylessPeer,
+                log::Level::Debug,
+                "tls: hello retry request for {group}"
+            );
             Ok(Step::Continue(ServerState::ExpectRetriedClientHello(
                 Box::new(AwaitRetry {
                     first: FirstHello::from_hello(&hello),

@@ -6,6 +6,7 @@
 //! the next await, and output is only dropped from the queue once written. Deadlines are the
 //! caller's job (the 10 s handshake limit lives in the listener). Never coalesces records.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -51,15 +52,25 @@ pub struct TlsStream<IO> {
 impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// Runs the server handshake on `io`.
     pub async fn accept(io: IO, cfg: Arc<ServerConfig>) -> Result<Self, HandshakeError> {
+        Self::accept_noting(io, cfg, &Cell::new(false)).await
+    }
+
+    /// Runs the server handshake on `io`, setting `proved` as soon as the client has shown
+    /// it holds the key (its binder verified), before the handshake completes.
+    pub async fn accept_noting(
+        io: IO,
+        cfg: Arc<ServerConfig>,
+        proved: &Cell<bool>,
+    ) -> Result<Self, HandshakeError> {
         let mut stream = Self::new(io, Connection::new_server(cfg));
-        stream.handshake().await?;
+        stream.handshake(proved).await?;
         Ok(stream)
     }
 
     /// Runs the client handshake on `io`.
     pub async fn connect(io: IO, cfg: Arc<ClientConfig>) -> Result<Self, HandshakeError> {
         let mut stream = Self::new(io, Connection::new_client(cfg));
-        stream.handshake().await?;
+        stream.handshake(&Cell::new(false)).await?;
         Ok(stream)
     }
 
@@ -72,13 +83,16 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
         }
     }
 
-    async fn handshake(&mut self) -> Result<(), HandshakeError> {
+    async fn handshake(&mut self, proved: &Cell<bool>) -> Result<(), HandshakeError> {
         // Each turn writes pending output or reads at least one byte; the caller's deadline
         // bounds the number of turns.
         loop {
             if let Err(err) = self.conn.process() {
                 self.write_alert().await;
                 return Err(HandshakeError::Tls(err));
+            }
+            if self.conn.peer_proved_key() {
+                proved.set(true);
             }
             self.flush().await.map_err(HandshakeError::Io)?;
             if !self.conn.is_handshaking() {
@@ -205,7 +219,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     /// Best effort: the peer may already be gone.
     async fn write_alert(&mut self) {
         if let Err(err) = self.flush().await {
-            log::debug!("tls: could not send alert: {err}");
+            crate::limited!(
+                crate::logging::Source::KeylessPeer,
+                log::Level::Debug,
+                "tls: could not send alert: {err}"
+            );
         }
     }
 }
