@@ -10,7 +10,7 @@ use super::qb;
 mod decode;
 mod encode;
 
-pub use decode::{DecodeError, Decoder, Message};
+pub use decode::{DecodeError, Decoded, Decoder, Inflation, Message};
 pub use encode::{EncodeError, Encoder, MIN_BUFFER};
 
 /// Pacemaker's header: 24-byte libqb response header plus 16 bytes of its own.
