@@ -133,6 +133,15 @@ pub const LOG_MAX_FIELD_CHARS: usize = 512;
 // node can reach these sockets, so each bound says who may use how much: a local user outside
 // `haclient` gets nothing, a `haclient` member a share, and root a reserve nobody else can take.
 
+/// A refused client's socket is kept at most this long, until its 24-byte handshake arrives,
+/// so closing it does not reset the connection before the client reads the refusal (a
+/// libqb client sends right after connecting, but may not have yet when we accept).
+pub const IPC_REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
+/// Refused sockets kept lingering at once; past this one is closed right after its refusal
+/// (its client may then see a reset instead of the errno). They hold no client slot.
+pub const IPC_MAX_LINGERING_REFUSALS: usize = 64;
+
 /// Local clients connected or handshaking at once, all users together (the C daemon has no
 /// bound). At the bound a new client gets the handshake refusal EAGAIN and a log line.
 pub const IPC_MAX_CLIENTS: usize = 128;

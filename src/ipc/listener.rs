@@ -152,3 +152,59 @@ pub(super) async fn accept_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pcmkr-listener-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_filesystem_name_in_use_names_its_holder() {
+        let d = dir("holder");
+        let mode = SocketMode::Filesystem(d.clone());
+        // A live listener: taken, by this process.
+        let _l = UnixListener::bind(d.join("svc-a")).unwrap();
+        match Published::new("svc-a", &mode) {
+            Err(StartError::NameTaken {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, std::process::id() as i32),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        // A directory in the way cannot be replaced: taken, by its owner (pid 0).
+        std::fs::create_dir(d.join("svc-b")).unwrap();
+        match Published::new("svc-b", &mode) {
+            Err(StartError::NameTaken {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, 0),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        // A stale socket file (nobody listens) is replaced, and removed again at drop.
+        drop(UnixListener::bind(d.join("svc-c")).unwrap());
+        let p = Published::new("svc-c", &mode).unwrap();
+        assert!(d.join("svc-c").exists());
+        drop(p);
+        assert!(!d.join("svc-c").exists());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_abstract_name_in_use_names_its_listener() {
+        let name: &'static str =
+            Box::leak(format!("pcmkr-test-svc-{}", std::process::id()).into_boxed_str());
+        let first = Published::new(name, &SocketMode::Abstract).unwrap();
+        match Published::new(name, &SocketMode::Abstract) {
+            Err(StartError::NameTaken {
+                holder: Some(h), ..
+            }) => assert_eq!(h.pid, std::process::id() as i32),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        drop(first);
+        assert!(Published::new(name, &SocketMode::Abstract).is_ok());
+    }
+}

@@ -15,6 +15,7 @@ use std::rc::{Rc, Weak};
 
 use async_executor::{LocalExecutor, Task};
 use async_io::{Async, Timer};
+use futures_lite::future;
 
 use super::admission::Policy;
 use super::budget::Budget;
@@ -27,6 +28,7 @@ use super::handshake::{handshake, Identities};
 use super::listener::{accept_loop, Published};
 use super::pcmk::{Encoder, FLAG_SERVER_EVENT};
 use super::qb;
+use crate::limits;
 use crate::logging::Source;
 use crate::mailbox::Mailbox;
 use crate::sys::ipc_socket::{
@@ -79,6 +81,8 @@ pub struct IpcServer {
     me: Weak<IpcServer>,
     next_client: Cell<u64>,
     next_event: Cell<u32>,
+    /// Refused sockets waiting for their handshake before we close them.
+    lingering: Rc<Cell<usize>>,
     state: RefCell<State>,
 }
 
@@ -160,6 +164,7 @@ impl IpcServer {
             me: me.clone(),
             next_client: Cell::new(1),
             next_event: Cell::new(1),
+            lingering: Rc::new(Cell::new(0)),
             state: RefCell::new(State::default()),
         });
         for (service, p) in published {
@@ -339,7 +344,7 @@ impl IpcServer {
                 log::Level::Warn,
                 "ipc: refusing a new {service} client {cred}: {why}"
             );
-            refuse_at_accept(&stream, why.errno());
+            self.refuse_at_accept(stream, why.errno());
             return;
         }
         let id = IpcClientId(self.next_client.get());
@@ -354,6 +359,39 @@ impl IpcServer {
             task: Some(task),
         };
         self.state.borrow_mut().clients.insert(id, entry);
+    }
+
+    /// Refuses a client at accept with `code`: the refusal goes out at once (a fresh socket
+    /// takes it whole, and a libqb 2.0.6 client would otherwise wait for ever), then the
+    /// socket is closed once the client's 24-byte handshake is read, so the close cannot
+    /// reset the connection before the client reads the refusal. If the handshake is not in
+    /// yet, the socket lingers up to `IPC_REFUSAL_LINGER`, a bounded number at a time.
+    fn refuse_at_accept(&self, stream: Async<UnixStream>, code: i32) {
+        let _ = send_nosignal(&stream, &qb::encode_refusal(code));
+        let mut request = [0u8; qb::CONNECTION_REQUEST_LEN];
+        match stream.get_ref().read(&mut request) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            // In already, or the client is gone: nothing to wait for.
+            _ => return,
+        }
+        let count = self.lingering.clone();
+        if count.get() >= limits::IPC_MAX_LINGERING_REFUSALS {
+            return;
+        }
+        count.set(count.get() + 1);
+        self.ex
+            .spawn(async move {
+                let wait = async {
+                    let _ = stream.readable().await;
+                };
+                future::or(wait, async {
+                    Timer::after(limits::IPC_REFUSAL_LINGER).await;
+                })
+                .await;
+                let _ = stream.get_ref().read(&mut request);
+                count.set(count.get() - 1);
+            })
+            .detach();
     }
 
     /// Bytes of the shared inflation budget held now (tests, diagnostics).
@@ -413,17 +451,6 @@ impl IpcServer {
 /// cannot identify (bound, not listening) is no working cluster daemon either.
 fn held_by_cluster(holder: Option<&Ucred>, ids: &Identities) -> bool {
     holder.is_some_and(|h| h.uid == 0 || Some(h.uid) == ids.hacluster_uid)
-}
-
-/// Refuses a client at accept with `code`. Its 24-byte handshake is taken first when it is
-/// already there (a libqb client sends it right after connecting), so closing does not reset
-/// the connection under its read of the refusal; nothing is waited for.
-fn refuse_at_accept(stream: &Async<UnixStream>, code: i32) {
-    let mut request = [0u8; qb::CONNECTION_REQUEST_LEN];
-    let _ = stream.get_ref().read(&mut request);
-    // Best effort, never waiting: a fresh socket takes the whole reply, and a libqb 2.0.6
-    // client would otherwise wait for ever.
-    let _ = send_nosignal(stream, &qb::encode_refusal(code));
 }
 
 /// Accepts on one published name for as long as the server lives.
@@ -527,5 +554,29 @@ async fn run_client(
     let why = conn.serve().await;
     if let Some(server) = me.upgrade() {
         server.finish(id, why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_root_or_hacluster_holding_a_name_means_a_cluster_stack() {
+        let ids = Identities {
+            euid: 0,
+            hacluster_uid: Some(91),
+            haclient_gid: Some(90),
+        };
+        let holder = |uid| Ucred {
+            pid: 5,
+            uid,
+            gid: 0,
+        };
+        assert!(held_by_cluster(Some(&holder(0)), &ids));
+        assert!(held_by_cluster(Some(&holder(91)), &ids));
+        // A haclient member or anyone else is a squatter, as is a holder we cannot name.
+        assert!(!held_by_cluster(Some(&holder(1000)), &ids));
+        assert!(!held_by_cluster(None, &ids));
     }
 }

@@ -199,6 +199,9 @@ pub fn run() -> i32 {
     cfg.handshake_timeout = Duration::from_millis(env_num("PCMKR_T_HANDSHAKE_MS", 1000) as u64);
     cfg.max_outbound_bytes = env_num("PCMKR_T_MAX_OUTBOUND", cfg.max_outbound_bytes);
     cfg.max_clients = env_num("PCMKR_T_MAX_CLIENTS", cfg.max_clients);
+    cfg.max_clients_per_uid = env_num("PCMKR_T_PER_UID", cfg.max_clients_per_uid);
+    cfg.root_reserve = env_num("PCMKR_T_ROOT_RESERVE", cfg.root_reserve);
+    cfg.name_retry = Duration::from_millis(env_num("PCMKR_T_NAME_RETRY_MS", 10_000) as u64);
     cfg.socket_mode = match env("PCMKR_T_SOCKET_DIR") {
         Some(d) => SocketMode::Filesystem(d.into()),
         None => SocketMode::Detect,
@@ -279,6 +282,7 @@ pub fn run() -> i32 {
         let _ = stop_rx.readable().await;
     })));
     server.shutdown();
+    pcmk_remoted::logging::limiter::report_suppressed();
     let (c, r, cl) = *counts.borrow();
     log::info!(
         "test server: stopping; connected={c} requests={r} closed={cl} clients_left={}",

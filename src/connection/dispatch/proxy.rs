@@ -1,9 +1,15 @@
 //! The IPC proxy's rules (feature `ipc-proxy`, protocol.md 16): local tools' sessions relayed
 //! to the cluster as `lrmd_ipc_proxy` messages, and the cluster's answers delivered back.
+//! A local request that cannot be relayed (too large once wrapped, or no room in the
+//! cluster connection's outbox) is answered here with a `nack`, as the cluster side's proxy
+//! answers one it cannot pass on, so a local client can never make us overflow or close the
+//! cluster link.
+
+use std::rc::Rc;
 
 use log::{debug, info, warn};
 
-use super::{send, Action, Dispatcher};
+use super::{send, serialize, Action, Dispatcher};
 use crate::connection::clients::ConnId;
 use crate::connection::sessions::{proxied_name, LocalId, Session};
 use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
@@ -75,7 +81,8 @@ impl Dispatcher {
         vec![send(provider, addressed_notify(note))]
     }
 
-    /// One whole message from a local client of a proxied service, relayed as is.
+    /// One whole message from a local client of a proxied service, relayed as is, whatever
+    /// its size (the shell uses [`ipc_relay`](Self::ipc_relay), which bounds it).
     pub fn ipc_request(
         &mut self,
         local: LocalId,
@@ -83,10 +90,31 @@ impl Dispatcher {
         flags: u32,
         message: Element,
     ) -> Vec<Action> {
+        match self.ipc_relay(local, msg_id, flags, message, usize::MAX) {
+            Relay::Send { to, payload } => vec![Action::Send {
+                to,
+                payload,
+                reply: false,
+            }],
+            Relay::Done(actions) => actions,
+        }
+    }
+
+    /// One whole message from a local client of a proxied service, wrapped for the cluster.
+    /// If the wrapped text would be longer than `max_text` (what a frame of
+    /// `max_message_bytes` carries), the client is answered with a `nack` of -EMSGSIZE and
+    /// nothing is relayed: the cluster would refuse the frame and close the link.
+    pub fn ipc_relay(
+        &mut self,
+        local: LocalId,
+        msg_id: u32,
+        flags: u32,
+        message: Element,
+        max_text: usize,
+    ) -> Relay {
         let Some(session) = self.sessions.by_local(local) else {
-            return vec![Action::IpcDisconnect { local }];
+            return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
-        session.pending = Some(msg_id);
         let relay = Element::new(LRMD_IPC_PROXY)
             .with_attr(attr::IPC_OP, "request")
             .with_attr(attr::IPC_SESSION, &session.id)
@@ -95,7 +123,35 @@ impl Dispatcher {
             .with_attr(attr::IPC_MSG_ID, msg_id)
             .with_attr(attr::IPC_MSG_FLAGS, flags | IPC_PROXIED)
             .with_child(Element::new(LRMD_IPC_MSG).with_child(message));
-        vec![send(session.provider, addressed_notify(relay))]
+        let payload = serialize(&addressed_notify(relay));
+        if payload.len() > max_text {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: {} bytes once wrapped for \
+                 the cluster, at most {max_text} (max_message_bytes); answered -EMSGSIZE",
+                session.client_name,
+                payload.len()
+            );
+            return Relay::Done(nack_to(local, msg_id, -libc::EMSGSIZE));
+        }
+        session.pending = Some(msg_id);
+        Relay::Send {
+            to: session.provider,
+            payload,
+        }
+    }
+
+    /// A relay the shell could not queue (the cluster connection's outbox has no room for
+    /// it): the client is answered with a `nack` of `errno` instead of waiting for a reply
+    /// that will never come.
+    pub fn ipc_relay_refused(&mut self, local: LocalId, msg_id: u32, errno: i32) -> Vec<Action> {
+        if let Some(session) = self.sessions.by_local(local) {
+            if session.pending == Some(msg_id) {
+                session.pending = None;
+            }
+        }
+        nack_to(local, msg_id, errno)
     }
 
     /// A local client left: the cluster is told to end its side of the session.
@@ -158,12 +214,12 @@ impl Dispatcher {
                 out.push(Action::IpcResponse {
                     local,
                     id,
-                    payload: std::rc::Rc::new(text),
+                    payload: Rc::new(text),
                 });
             }
             "event" => out.push(Action::IpcEvent {
                 local,
-                payload: std::rc::Rc::new(text),
+                payload: Rc::new(text),
             }),
             "destroy" => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
@@ -171,8 +227,159 @@ impl Dispatcher {
     }
 }
 
+/// What becomes of one local request (see [`Dispatcher::ipc_relay`]).
+#[derive(Debug)]
+pub enum Relay {
+    /// Queue `payload` for the provider `to`, if its outbox has room; otherwise call
+    /// [`Dispatcher::ipc_relay_refused`].
+    Send {
+        /// The cluster connection that relays the session.
+        to: ConnId,
+        /// The wrapped request, within the frame bound.
+        payload: Rc<Vec<u8>>,
+    },
+    /// Decided here: carry out these actions (a `nack`, or closing an unknown client).
+    Done(Vec<Action>),
+}
+
+/// The answer to a request we will not relay: the element Pacemaker's proxy sends when it
+/// cannot relay one (`nack` with a negative errno in `rc`), so the tool does not wait.
+pub fn nack(errno: i32) -> Element {
+    Element::new("nack")
+        .with_attr("function", "pcmk-remoted")
+        .with_attr("line", 0)
+        .with_attr("rc", errno)
+}
+
+fn nack_to(local: LocalId, msg_id: u32, errno: i32) -> Vec<Action> {
+    vec![Action::IpcResponse {
+        local,
+        id: msg_id,
+        payload: serialize(&nack(errno)),
+    }]
+}
+
 fn destroy(session: &str) -> Element {
     Element::new(LRMD_IPC_PROXY)
         .with_attr(attr::IPC_OP, "destroy")
         .with_attr(attr::IPC_SESSION, session)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::connection::dispatch::DispatchSettings;
+    use crate::executor::{ExecLimits, Executor, Now};
+    use crate::proto::{xml, Request};
+
+    const REGISTER: &str = r#"<lrmd_command t="lrmd" lrmd_op="register" lrmd_clientname="pacemaker-remote-10.213.0.2:3121" lrmd_protocol_version="1.1" lrmd_is_ipc_provider="true" lrmd_remote_msg_id="63" lrmd_remote_msg_type="request"/>"#;
+
+    fn parse(text: &str) -> Element {
+        xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
+    }
+
+    /// A dispatcher with one signed-on provider (conn 1) and a local cib_rw client 7.
+    fn with_session() -> Dispatcher {
+        let executor = Executor::new(
+            ExecLimits {
+                max_resources: 8,
+                max_queued_operations: 8,
+                max_recurring_operations: 8,
+                max_children: 8,
+            },
+            crate::agents::Paths::default(),
+        );
+        let mut d = Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
+            .with_sbd_probe(Box::new(|| false));
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.connected(ConnId(1), "peer".into(), [1; 16]);
+        d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now);
+        d.ipc_connected(LocalId(7), "cib_rw", 4242, "root", [0xab; 16]);
+        d
+    }
+
+    fn nack_rc(actions: &[Action]) -> Option<(u32, String)> {
+        actions.iter().find_map(|a| match a {
+            Action::IpcResponse {
+                local: LocalId(7),
+                id,
+                payload,
+            } => {
+                let e = parse(std::str::from_utf8(payload).unwrap());
+                (e.name == "nack").then(|| (*id, e.attr("rc").unwrap_or("").to_string()))
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_request_that_fits_is_relayed_with_its_size_checked_once_wrapped() {
+        let mut d = with_session();
+        let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2"/>"#);
+        let Relay::Send { to, payload } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
+            panic!("not relayed");
+        };
+        assert_eq!(to, ConnId(1));
+        assert!(payload.len() <= 1000);
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, Some(3));
+    }
+
+    #[test]
+    fn a_request_that_expands_past_the_frame_bound_is_answered_emsgsize() {
+        let mut d = with_session();
+        // Quotes in a single-quoted value come back as &quot;: six bytes for one.
+        let text = format!(r#"<cib_command t="cib" x='{}'/>"#, "\"".repeat(1000));
+        assert!(text.len() < 1100);
+        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), 5000) {
+            Relay::Done(out) => out,
+            Relay::Send { payload, .. } => panic!("relayed {} bytes", payload.len()),
+        };
+        assert_eq!(nack_rc(&out), Some((4, "-90".into())));
+        assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
+        // Nothing waits for a reply from the cluster; the next request still goes.
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+        assert!(matches!(
+            d.ipc_relay(LocalId(7), 5, 0, small, 5000),
+            Relay::Send { .. }
+        ));
+    }
+
+    #[test]
+    fn a_relay_the_outbox_refused_is_answered_with_the_errno_and_forgotten() {
+        let mut d = with_session();
+        let query = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+        assert!(matches!(
+            d.ipc_relay(LocalId(7), 6, 0x200, query, usize::MAX),
+            Relay::Send { .. }
+        ));
+        let out = d.ipc_relay_refused(LocalId(7), 6, -libc::EAGAIN);
+        assert_eq!(nack_rc(&out), Some((6, "-11".into())));
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+    }
+
+    #[test]
+    fn an_unknown_local_client_is_closed() {
+        let mut d = with_session();
+        let q = parse("<x/>");
+        assert!(matches!(
+            d.ipc_relay(LocalId(8), 1, 0, q, usize::MAX),
+            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: LocalId(8) }])
+        ));
+    }
+
+    #[test]
+    fn the_nack_is_the_element_pacemakers_proxy_sends() {
+        let mut text = Vec::new();
+        xml::write(&nack(-90), &mut text);
+        assert_eq!(
+            text,
+            br#"<nack function="pcmk-remoted" line="0" rc="-90"/>"#.to_vec()
+        );
+    }
 }
