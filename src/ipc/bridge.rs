@@ -154,8 +154,8 @@ fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8])
 }
 
 /// Relays a request to the cluster within the frame bound and the relays' share of the
-/// outbox; a request that does not fit is answered with a `nack` instead (-EMSGSIZE for its
-/// size, -EAGAIN while the outbox is full, -ENOTCONN if the cluster connection is gone).
+/// outbox; a request that does not fit is refused instead (-EMSGSIZE for its size, -EAGAIN
+/// while the outbox is full, -ENOTCONN if the cluster connection is gone).
 fn relay(
     hub: &Rc<Hub>,
     local: LocalId,
@@ -172,8 +172,12 @@ fn relay(
         .dispatcher
         .borrow_mut()
         .ipc_relay(local, id, flags, message, max_text);
-    let (to, payload) = match decided {
-        Relay::Send { to, payload } => (to, payload),
+    let (to, payload, refusal) = match decided {
+        Relay::Send {
+            to,
+            payload,
+            refusal,
+        } => (to, payload, refusal),
         Relay::Done(actions) => return actions,
     };
     let len = payload.len();
@@ -185,7 +189,7 @@ fn relay(
                 Source::LocalClient,
                 log::Level::Warn,
                 "not relaying request {id} of local client ipc#{}: {len} bytes do not fit \
-                 the {share} bytes relays may queue for {to} ({queued} queued); answered -EAGAIN",
+                 the {share} bytes relays may queue for {to} ({queued} queued); refused with -EAGAIN",
                 local.0
             );
             -libc::EAGAIN
@@ -193,7 +197,7 @@ fn relay(
     };
     hub.dispatcher
         .borrow_mut()
-        .ipc_relay_refused(local, id, errno)
+        .ipc_relay_refused(local, &refusal, errno)
 }
 
 impl Hub {

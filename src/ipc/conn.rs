@@ -21,7 +21,7 @@ use super::client::{IpcClientId, IpcEvent};
 use super::error::{CloseReason, ProtocolError};
 use super::handshake::Established;
 use super::paths::DgramSuffix;
-use super::pcmk::{self, DecodeError, Decoded, Decoder, Encoder, Framing, Inflation, Message};
+use super::pcmk::{self, Decoded, Decoder, Encoder, Framing, Inflation, Message};
 use super::qb;
 use crate::limits::IPC_INFLATER_STATE_BYTES;
 use crate::logging::Source;
@@ -157,7 +157,12 @@ impl Conn {
                     log::debug!("ipc: {} closed", self.who);
                 }
             }
-            other => log::warn!("ipc: closing {}: {other}", self.who),
+            other => crate::limited!(
+                Source::LocalClient,
+                log::Level::Warn,
+                "ipc: closing {}: {other}",
+                self.who
+            ),
         }
         why
     }
@@ -291,16 +296,10 @@ impl Conn {
                 Ok(Decoded::Message(m)) => self.deliver(m),
                 Ok(Decoded::Part) => {}
                 Ok(Decoded::Inflate(job)) => self.inbound = Inbound::Inflating(job),
-                Err(e) => match e.answer_errno() {
-                    // The message is refused; its datagram was sound, so the client stays.
-                    Some(errno) => {
-                        let id = pcmk::decode_header(self.decoder.framing(), &buf)
-                            .map_or(0, |h| h.id as u32);
-                        self.release_to(self.decoder.pending());
-                        self.refuse_message(id, errno, &e)?;
-                    }
-                    None => return Err(CloseReason::Protocol(ProtocolError::Pcmk(e))),
-                },
+                // Oversized, corrupt or a bomb: the client is closed (a tool then reports
+                // "Transport endpoint is not connected"; a reply would read as success to
+                // attrd_updater, and async cibadmin would wait for its timeout).
+                Err(e) => return Err(CloseReason::Protocol(ProtocolError::Pcmk(e))),
             }
         }
         Ok(())
@@ -350,7 +349,6 @@ impl Conn {
         let Inbound::Inflating(job) = &mut self.inbound else {
             return Ok(());
         };
-        let id = job.id();
         match job.step(self.slice) {
             Ok(None) => Ok(()),
             Ok(Some(m)) => {
@@ -358,12 +356,9 @@ impl Conn {
                 self.deliver(m);
                 Ok(())
             }
-            Err(e) => {
-                self.inbound = Inbound::Reading;
-                self.release_to(self.decoder.pending());
-                let errno = e.answer_errno().unwrap_or(-libc::EBADMSG);
-                self.refuse_message(id, errno, &e)
-            }
+            // A bomb stops one byte past its claim; the client is closed, as for any
+            // malformed message.
+            Err(e) => Err(CloseReason::Protocol(ProtocolError::Pcmk(e))),
         }
     }
 
@@ -386,44 +381,6 @@ impl Conn {
         self.offer_held();
     }
 
-    /// Answers request `id` with a `nack` carrying `errno`, as Pacemaker's proxy answers a
-    /// request it cannot relay, so the tool reports an error instead of waiting. The client
-    /// stays connected.
-    fn refuse_message(
-        &mut self,
-        id: u32,
-        errno: i32,
-        why: &DecodeError,
-    ) -> Result<(), CloseReason> {
-        crate::limited!(
-            Source::LocalClient,
-            log::Level::Warn,
-            "ipc: refusing request {id} of {}: {why} (answered {errno})",
-            self.who
-        );
-        if id == 0 {
-            return Ok(());
-        }
-        self.link
-            .last_request
-            .set(self.link.last_request.get().max(id));
-        let text = nack(errno);
-        let Ok(parts) = self.link.encoder.encode(id, 0, text.as_bytes()) else {
-            return Ok(());
-        };
-        self.link
-            .last_response
-            .set(self.link.last_response.get().max(id));
-        let weight = parts.iter().map(Vec::len).sum();
-        self.link
-            .responses
-            .push(parts, weight)
-            .map_err(|full| CloseReason::SlowReader {
-                queued: full.queued,
-                max: full.max,
-            })
-    }
-
     /// Hands the held request to the daemon if its queue has room now; otherwise keeps it
     /// (and this client unread) for the next try.
     fn offer_held(&mut self) {
@@ -444,12 +401,6 @@ impl Conn {
         }
         self.release_to(self.decoder.pending());
     }
-}
-
-/// The answer to a request that is refused here: the element Pacemaker's proxy sends when it
-/// cannot relay a request (`nack` with a negative errno in `rc`).
-pub(super) fn nack(errno: i32) -> String {
-    format!(r#"<nack function="pcmk-remoted" line="0" rc="{errno}"/>"#)
 }
 
 impl Drop for Conn {

@@ -279,16 +279,20 @@ impl IpcServer {
     fn end(&self, client: IpcClientId, why: CloseReason) {
         let entry = self.state.borrow_mut().clients.remove(&client);
         if let Some(entry) = entry {
-            let level = match why {
-                CloseReason::Disconnected | CloseReason::Shutdown => log::Level::Info,
-                _ => log::Level::Warn,
-            };
-            log::log!(
-                level,
-                "ipc: closing {} client {} ({client}): {why}",
-                entry.service,
-                entry.cred
-            );
+            match why {
+                CloseReason::Disconnected | CloseReason::Shutdown => log::info!(
+                    "ipc: closing {} client {} ({client}): {why}",
+                    entry.service,
+                    entry.cred
+                ),
+                _ => crate::limited!(
+                    Source::LocalClient,
+                    log::Level::Warn,
+                    "ipc: closing {} client {} ({client}): {why}",
+                    entry.service,
+                    entry.cred
+                ),
+            }
             self.report_closed(client, &entry, why);
             drop(entry);
         }
@@ -527,7 +531,8 @@ async fn run_client(
     let est = match handshake(stream, cred, service, &cfg, acceptor.as_ref(), &ids).await {
         Ok(est) => est,
         Err(e) => {
-            log::log!(
+            crate::limited!(
+                Source::LocalClient,
                 e.level(),
                 "ipc: {service} client {cred} ({id}) not connected: {e}"
             );

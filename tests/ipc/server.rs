@@ -88,6 +88,27 @@ fn reply_for(
         }
     };
     let wants_reply = flags & pcmk_remoted::ipc::pcmk::FLAG_CLIENT_RESPONSE != 0;
+    // Refuse as our proxy does a request it will not relay (what the tools then say): a CIB
+    // reply carrying the errno, or closing any other client.
+    if let Some(errno) = env("PCMKR_T_REFUSE_MSG") {
+        if xml.contains(r#"t="cib""#) && !xml.contains(r#"cib_op="register""#) {
+            let op = attr(xml, "cib_op").unwrap_or_default();
+            let callid = attr(xml, "cib_callid").unwrap_or_default();
+            let body = format!(
+                r#"<cib-reply t="cib" cib_op="{op}" cib_callid="{callid}" cib_rc="{errno}"/>"#
+            );
+            if wants_reply {
+                respond(&body);
+            } else if let Err(e) = server.send_event(client, body.as_bytes()) {
+                log::error!("test server: cib refusal to {client} failed: {e}");
+            }
+            return;
+        }
+        if !xml.contains(r#"t="cib""#) {
+            server.disconnect(client);
+            return;
+        }
+    }
     if xml.contains(r#"t="attrd""#) {
         let name = attr(xml, "attr_name").unwrap_or_default();
         let host = attr(xml, "attr_host").unwrap_or_else(|| "node1".into());

@@ -1,9 +1,10 @@
 //! The IPC proxy's rules (feature `ipc-proxy`, protocol.md 16): local tools' sessions relayed
 //! to the cluster as `lrmd_ipc_proxy` messages, and the cluster's answers delivered back.
 //! A local request that cannot be relayed (too large once wrapped, or no room in the
-//! cluster connection's outbox) is answered here with a `nack`, as the cluster side's proxy
-//! answers one it cannot pass on, so a local client can never make us overflow or close the
-//! cluster link.
+//! cluster connection's outbox) is refused here, so a local client can never make us overflow
+//! or close the cluster link: a CIB request gets a CIB reply carrying the errno (cibadmin:
+//! "Call cib_query failed: Message too long"), any other client is closed ("Transport endpoint
+//! is not connected"; attrd_updater takes any reply to an update for success).
 
 use std::rc::Rc;
 
@@ -19,6 +20,8 @@ use crate::proto::xml::Element;
 
 /// IPC flag the proxy adds to every relayed request (protocol.md 16.3).
 pub const IPC_PROXIED: u32 = 0x100;
+/// IPC flag of a request whose sender waits for a response (libqb-ipc.md 7.5).
+const CLIENT_RESPONSE: u32 = 0x200;
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -91,7 +94,7 @@ impl Dispatcher {
         message: Element,
     ) -> Vec<Action> {
         match self.ipc_relay(local, msg_id, flags, message, usize::MAX) {
-            Relay::Send { to, payload } => vec![Action::Send {
+            Relay::Send { to, payload, .. } => vec![Action::Send {
                 to,
                 payload,
                 reply: false,
@@ -102,8 +105,8 @@ impl Dispatcher {
 
     /// One whole message from a local client of a proxied service, wrapped for the cluster.
     /// If the wrapped text would be longer than `max_text` (what a frame of
-    /// `max_message_bytes` carries), the client is answered with a `nack` of -EMSGSIZE and
-    /// nothing is relayed: the cluster would refuse the frame and close the link.
+    /// `max_message_bytes` carries), the request is refused with -EMSGSIZE and nothing is
+    /// relayed: the cluster would refuse the frame and close the link.
     pub fn ipc_relay(
         &mut self,
         local: LocalId,
@@ -115,6 +118,7 @@ impl Dispatcher {
         let Some(session) = self.sessions.by_local(local) else {
             return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
+        let refusal = Refusal::of(msg_id, flags, &message);
         let relay = Element::new(LRMD_IPC_PROXY)
             .with_attr(attr::IPC_OP, "request")
             .with_attr(attr::IPC_SESSION, &session.id)
@@ -129,29 +133,35 @@ impl Dispatcher {
                 crate::logging::Source::LocalClient,
                 log::Level::Warn,
                 "not relaying request {msg_id} of local client {}: {} bytes once wrapped for \
-                 the cluster, at most {max_text} (max_message_bytes); answered -EMSGSIZE",
+                 the cluster, at most {max_text} (max_message_bytes); refused with -EMSGSIZE",
                 session.client_name,
                 payload.len()
             );
-            return Relay::Done(nack_to(local, msg_id, -libc::EMSGSIZE));
+            return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
         }
         session.pending = Some(msg_id);
         Relay::Send {
             to: session.provider,
             payload,
+            refusal,
         }
     }
 
     /// A relay the shell could not queue (the cluster connection's outbox has no room for
-    /// it): the client is answered with a `nack` of `errno` instead of waiting for a reply
-    /// that will never come.
-    pub fn ipc_relay_refused(&mut self, local: LocalId, msg_id: u32, errno: i32) -> Vec<Action> {
+    /// it): the client is told, with `errno`, instead of waiting for a reply that will never
+    /// come.
+    pub fn ipc_relay_refused(
+        &mut self,
+        local: LocalId,
+        refusal: &Refusal,
+        errno: i32,
+    ) -> Vec<Action> {
         if let Some(session) = self.sessions.by_local(local) {
-            if session.pending == Some(msg_id) {
+            if session.pending == Some(refusal.msg_id) {
                 session.pending = None;
             }
         }
-        nack_to(local, msg_id, errno)
+        refusal.actions(local, errno)
     }
 
     /// A local client left: the cluster is told to end its side of the session.
@@ -231,32 +241,68 @@ impl Dispatcher {
 #[derive(Debug)]
 pub enum Relay {
     /// Queue `payload` for the provider `to`, if its outbox has room; otherwise call
-    /// [`Dispatcher::ipc_relay_refused`].
+    /// [`Dispatcher::ipc_relay_refused`] with `refusal`.
     Send {
         /// The cluster connection that relays the session.
         to: ConnId,
         /// The wrapped request, within the frame bound.
         payload: Rc<Vec<u8>>,
+        /// How to refuse it, should it not be queued.
+        refusal: Refusal,
     },
-    /// Decided here: carry out these actions (a `nack`, or closing an unknown client).
+    /// Decided here: carry out these actions (a refusal, or closing an unknown client).
     Done(Vec<Action>),
 }
 
-/// The answer to a request we will not relay: the element Pacemaker's proxy sends when it
-/// cannot relay one (`nack` with a negative errno in `rc`), so the tool does not wait.
-pub fn nack(errno: i32) -> Element {
-    Element::new("nack")
-        .with_attr("function", "pcmk-remoted")
-        .with_attr("line", 0)
-        .with_attr("rc", errno)
+/// How to tell a local client that its request was not relayed, taken from the request
+/// before it is wrapped (so the request itself need not be kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    msg_id: u32,
+    /// The client waits for a response to this request (`FLAG_CLIENT_RESPONSE`).
+    sync: bool,
+    /// A CIB request's operation and call id: the CIB client library matches its reply by
+    /// call id and reports the reply's `cib_rc`.
+    cib: Option<(String, String)>,
 }
 
-fn nack_to(local: LocalId, msg_id: u32, errno: i32) -> Vec<Action> {
-    vec![Action::IpcResponse {
-        local,
-        id: msg_id,
-        payload: serialize(&nack(errno)),
-    }]
+impl Refusal {
+    fn of(msg_id: u32, flags: u32, message: &Element) -> Refusal {
+        let cib = (message.attr("t") == Some("cib")).then(|| {
+            let field = |name| message.attr(name).unwrap_or("").to_string();
+            (field("cib_op"), field("cib_callid"))
+        });
+        Refusal {
+            msg_id,
+            sync: flags & CLIENT_RESPONSE != 0,
+            cib,
+        }
+    }
+
+    /// The actions that refuse the request with `errno`: a CIB reply with `cib_rc` (as the
+    /// response to a synchronous call, as an event otherwise, as the CIB manager answers),
+    /// or closing any other client: Pacemaker's own `nack` would read as success to
+    /// attrd_updater and leave an asynchronous caller waiting.
+    fn actions(&self, local: LocalId, errno: i32) -> Vec<Action> {
+        let Some((op, callid)) = &self.cib else {
+            return vec![Action::IpcDisconnect { local }];
+        };
+        let reply = Element::new("cib-reply")
+            .with_attr("t", "cib")
+            .with_attr("cib_op", op)
+            .with_attr("cib_callid", callid)
+            .with_attr("cib_rc", errno);
+        let payload = serialize(&reply);
+        if self.sync {
+            vec![Action::IpcResponse {
+                local,
+                id: self.msg_id,
+                payload,
+            }]
+        } else {
+            vec![Action::IpcEvent { local, payload }]
+        }
+    }
 }
 
 fn destroy(session: &str) -> Element {
@@ -303,17 +349,24 @@ mod tests {
         d
     }
 
-    fn nack_rc(actions: &[Action]) -> Option<(u32, String)> {
-        actions.iter().find_map(|a| match a {
-            Action::IpcResponse {
-                local: LocalId(7),
-                id,
-                payload,
-            } => {
-                let e = parse(std::str::from_utf8(payload).unwrap());
-                (e.name == "nack").then(|| (*id, e.attr("rc").unwrap_or("").to_string()))
-            }
-            _ => None,
+    /// The CIB reply refusing a request: (IPC response id, or None for an event; cib_rc).
+    fn cib_refusal(actions: &[Action]) -> Option<(Option<u32>, String)> {
+        actions.iter().find_map(|a| {
+            let (id, payload) = match a {
+                Action::IpcResponse {
+                    local: LocalId(7),
+                    id,
+                    payload,
+                } => (Some(*id), payload),
+                Action::IpcEvent {
+                    local: LocalId(7),
+                    payload,
+                } => (None, payload),
+                _ => return None,
+            };
+            let e = parse(std::str::from_utf8(payload).unwrap());
+            assert_eq!(e.attr("cib_callid"), Some("12"));
+            (e.name == "cib-reply").then(|| (id, e.attr("cib_rc").unwrap_or("").to_string()))
         })
     }
 
@@ -321,7 +374,7 @@ mod tests {
     fn a_request_that_fits_is_relayed_with_its_size_checked_once_wrapped() {
         let mut d = with_session();
         let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2"/>"#);
-        let Relay::Send { to, payload } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
+        let Relay::Send { to, payload, .. } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
             panic!("not relayed");
         };
         assert_eq!(to, ConnId(1));
@@ -330,16 +383,19 @@ mod tests {
     }
 
     #[test]
-    fn a_request_that_expands_past_the_frame_bound_is_answered_emsgsize() {
+    fn a_request_that_expands_past_the_frame_bound_is_refused_emsgsize() {
         let mut d = with_session();
         // Quotes in a single-quoted value come back as &quot;: six bytes for one.
-        let text = format!(r#"<cib_command t="cib" x='{}'/>"#, "\"".repeat(1000));
+        let text = format!(
+            r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
+            "\"".repeat(1000)
+        );
         assert!(text.len() < 1100);
         let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), 5000) {
             Relay::Done(out) => out,
             Relay::Send { payload, .. } => panic!("relayed {} bytes", payload.len()),
         };
-        assert_eq!(nack_rc(&out), Some((4, "-90".into())));
+        assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
         assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
         // Nothing waits for a reply from the cluster; the next request still goes.
         assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
@@ -353,14 +409,31 @@ mod tests {
     #[test]
     fn a_relay_the_outbox_refused_is_answered_with_the_errno_and_forgotten() {
         let mut d = with_session();
-        let query = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
-        assert!(matches!(
-            d.ipc_relay(LocalId(7), 6, 0x200, query, usize::MAX),
-            Relay::Send { .. }
-        ));
-        let out = d.ipc_relay_refused(LocalId(7), 6, -libc::EAGAIN);
-        assert_eq!(nack_rc(&out), Some((6, "-11".into())));
+        // An asynchronous CIB call: its reply, and so its refusal, is an event.
+        let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
+        let Relay::Send { refusal, .. } = d.ipc_relay(LocalId(7), 6, 0, query, usize::MAX) else {
+            panic!("not relayed");
+        };
+        let out = d.ipc_relay_refused(LocalId(7), &refusal, -libc::EAGAIN);
+        assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
         assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+    }
+
+    #[test]
+    fn a_refused_request_of_another_service_closes_its_client() {
+        let mut d = with_session();
+        let update = parse(&format!(
+            r#"<create_attrd_op t="attrd" task="update" attr_value='{}'/>"#,
+            "\"".repeat(1000)
+        ));
+        let out = match d.ipc_relay(LocalId(7), 2, 0x200, update, 5000) {
+            Relay::Done(out) => out,
+            Relay::Send { .. } => panic!("relayed"),
+        };
+        assert!(matches!(
+            out[..],
+            [Action::IpcDisconnect { local: LocalId(7) }]
+        ));
     }
 
     #[test]
@@ -371,15 +444,5 @@ mod tests {
             d.ipc_relay(LocalId(8), 1, 0, q, usize::MAX),
             Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: LocalId(8) }])
         ));
-    }
-
-    #[test]
-    fn the_nack_is_the_element_pacemakers_proxy_sends() {
-        let mut text = Vec::new();
-        xml::write(&nack(-90), &mut text);
-        assert_eq!(
-            text,
-            br#"<nack function="pcmk-remoted" line="0" rc="-90"/>"#.to_vec()
-        );
     }
 }

@@ -101,21 +101,6 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-impl DecodeError {
-    /// The errno a client is answered with (in a `nack`) when the error concerns one message
-    /// whose datagram was well formed, so the client can stay: a message over the size bound,
-    /// or a compressed payload that is corrupt, inflates to another size, or cannot be
-    /// inflated by this build. `None`: the framing itself is broken, and the client is closed.
-    pub fn answer_errno(&self) -> Option<i32> {
-        match self {
-            DecodeError::TooLarge { .. } => Some(-libc::EMSGSIZE),
-            DecodeError::Compressed(_) => Some(-libc::EBADMSG),
-            DecodeError::CompressionUnsupported => Some(-libc::EPROTONOSUPPORT),
-            _ => None,
-        }
-    }
-}
-
 /// What one datagram gave the decoder.
 #[derive(Debug)]
 pub enum Decoded {
@@ -150,7 +135,7 @@ impl fmt::Debug for Inflation {
 }
 
 impl Inflation {
-    /// The request id, to answer it if inflation fails.
+    /// The request id.
     pub fn id(&self) -> u32 {
         self.id
     }
@@ -298,9 +283,8 @@ impl Decoder {
     }
 
     /// Takes one whole datagram (libqb header included). A compressed message comes back as
-    /// an [`Inflation`] for the caller to run. After an error that has no
-    /// [`answer_errno`](DecodeError::answer_errno) the decoder should be dropped with its
-    /// client; after one that has, it takes the next message.
+    /// an [`Inflation`] for the caller to run. After an error the decoder should be dropped
+    /// with its client.
     pub fn feed(&mut self, datagram: &[u8]) -> Result<Decoded, DecodeError> {
         let h = decode_header(self.framing, datagram)?;
         if usize::try_from(h.size).ok() != Some(datagram.len()) {
