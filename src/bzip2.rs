@@ -83,6 +83,7 @@ impl Inflater {
     }
 
     /// Bytes inflated so far.
+    #[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
     pub(crate) fn produced(&self) -> usize {
         self.out.len()
     }

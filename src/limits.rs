@@ -161,8 +161,9 @@ pub const IPC_ROOT_RESERVE: usize = 16;
 pub const IPC_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Largest message text one client may send, after decompression or reassembly, and never
-/// more than `max_message_bytes` (a larger one could not be relayed anyway). A larger message
-/// is answered with a `nack` of -EMSGSIZE; the client stays connected.
+/// more than `max_message_bytes` (a larger one could not be relayed anyway). A header claiming
+/// more closes that client before anything is inflated (as does a bzip2 payload that inflates
+/// past its claim), with a log line.
 pub const IPC_MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
 
 /// Message text being inflated (bzip2, Pacemaker 2.x) or reassembled from parts (3.0.1+), or
@@ -193,8 +194,8 @@ pub const IPC_MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 
 /// Relayed requests may fill a cluster connection's outbox only up to `max_outbound_bytes`
 /// divided by this, keeping the rest for the daemon's own replies and notifications: local
-/// clients can never overflow it. A request that does not fit is answered with a `nack` of
-/// -EAGAIN and not relayed.
+/// clients can never overflow it. A request that does not fit is not relayed, and refused with
+/// EAGAIN (a CIB reply with `cib_rc` -11; other clients are closed).
 pub const IPC_RELAY_OUTBOX_DIVISOR: usize = 2;
 
 /// How often a service name another local user squats is tried again (the daemon keeps serving

@@ -20,9 +20,10 @@
 #               connections and a haclient member 100, all held while the cluster starts an
 #               agent (AttrProbe) whose start runs crm_attribute and attrd_updater: it starts,
 #               the outsider got no slot (EACCES at accept), the member its share (32); then
-#               that member sends bzip2 bombs (nack -74), oversized claims (nack -90) and CIB
-#               queries that expand past max_message_bytes once wrapped for the cluster (nack
-#               -90) or nearly so (relayed or nack -11): rn1 stays RemoteOnline, the daemon never
+#               that member sends bzip2 bombs and oversized claims (each client closed), CIB
+#               queries that expand past max_message_bytes once wrapped for the cluster (a CIB
+#               reply with cib_rc -90) or nearly so (relayed, or cib_rc -11), and cibadmin an
+#               update that expands so (Message too long): rn1 stays RemoteOnline, the daemon never
 #               closes its cluster connection, a cibadmin loop keeps being answered, and the
 #               daemon's RSS stays under PCMKR_HOSTILE_RSS_CAP_MIB (README "Limits")
 #   drain       two NodeDummy resources preferring rn1 (node1 allowed), SIGTERM: moved to

@@ -299,9 +299,28 @@ pub fn run() -> i32 {
             }
         }
     };
-    future::block_on(ex.run(future::or(consumer, async {
+    // How late a 5 ms tick fires: how long the loop was ever kept from serving anyone.
+    let lag = Rc::new(std::cell::Cell::new((Duration::ZERO, 0u64)));
+    let ticker = {
+        let lag = lag.clone();
+        async move {
+            loop {
+                let due = Instant::now() + Duration::from_millis(5);
+                Timer::at(due).await;
+                let (max, n) = lag.get();
+                lag.set((max.max(Instant::now() - due), n + 1));
+            }
+        }
+    };
+    // As the daemon: this thread drives the reactor while the executor is idle.
+    async_io::block_on(ex.run(future::or(future::or(consumer, ticker), async {
         let _ = stop_rx.readable().await;
     })));
+    let (lag_max, ticks) = lag.get();
+    log::info!(
+        "test server: loop lag max {} ms over {ticks} ticks",
+        lag_max.as_millis()
+    );
     server.shutdown();
     pcmk_remoted::logging::limiter::report_suppressed();
     let (c, r, cl) = *counts.borrow();
