@@ -81,35 +81,25 @@ impl StartError {
     }
 }
 
+/// Who holds a name, for log lines: "pid P uid U", "a file of uid U", or "a process that does
+/// not accept connections".
+pub(super) fn holder_text(holder: Option<&Ucred>) -> String {
+    match holder {
+        Some(h) if h.pid > 0 => format!("pid {} uid {}", h.pid, h.uid),
+        Some(h) => format!("a file of uid {}", h.uid),
+        None => "a process that does not accept connections".into(),
+    }
+}
+
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Config(e) => write!(f, "{e}"),
-            StartError::NameTaken {
-                service,
-                holder: Some(h),
-            } if h.pid > 0 => write!(
+            StartError::NameTaken { service, holder } => write!(
                 f,
-                "ipc name {service} is already published by another process (pid {} uid {}; \
-                 is a full cluster stack running on this host?)",
-                h.pid, h.uid
-            ),
-            StartError::NameTaken {
-                service,
-                holder: Some(h),
-            } => write!(
-                f,
-                "ipc name {service} is already taken by a file of uid {} \
-                 (is a full cluster stack running on this host?)",
-                h.uid
-            ),
-            StartError::NameTaken {
-                service,
-                holder: None,
-            } => write!(
-                f,
-                "ipc name {service} is already published by another process, which does not \
-                 accept connections (is a full cluster stack starting on this host?)"
+                "ipc name {service} is already published by {} (is a full cluster stack \
+                 running on this host?)",
+                holder_text(holder.as_ref())
             ),
             StartError::Publish { service, source } => {
                 write!(f, "cannot publish ipc name {service}: {source}")

@@ -23,7 +23,7 @@ use super::channel::Outgoing;
 use super::client::{Acceptor, Cred, IpcClientId, IpcEvent};
 use super::config::{IpcConfig, SocketMode, WMEM_MAX_PATH};
 use super::conn::{ClientLink, Conn, Intake};
-use super::error::{CloseReason, IpcError, StartError};
+use super::error::{holder_text, CloseReason, IpcError, StartError};
 use super::handshake::{handshake, Identities};
 use super::listener::{accept_loop, Published};
 use super::pcmk::{Encoder, FLAG_SERVER_EVENT};
@@ -143,9 +143,9 @@ impl IpcServer {
                     if !held_by_cluster(holder.as_ref(), &ids) =>
                 {
                     log::warn!(
-                        "ipc: {}; it is not a cluster process, so the daemon keeps serving the \
-                         cluster and tries {service} again every {} s",
-                        StartError::NameTaken { service, holder },
+                        "ipc: name {service} is taken by {}, not a cluster process (root or \
+                         {CLUSTER_USER}): serving the cluster without it, trying again every {} s",
+                        holder_text(holder.as_ref()),
                         cfg.name_retry.as_secs_f32()
                     );
                     squatted.push(service);
@@ -491,10 +491,10 @@ async fn reclaim_name(me: Weak<IpcServer>, service: &'static str, mode: SocketMo
                 crate::limited!(
                     Source::LocalClient,
                     log::Level::Warn,
-                    "ipc: {}{}; trying again in {} s",
-                    StartError::NameTaken { service, holder },
+                    "ipc: name {service} still taken by {}{}; trying again in {} s",
+                    holder_text(holder.as_ref()),
                     if cluster {
-                        " (now by a cluster process)"
+                        ", now a cluster process"
                     } else {
                         ""
                     },

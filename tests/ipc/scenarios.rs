@@ -833,7 +833,7 @@ fn sc_name_squatted(ctx: &Ctx) -> Result<String, String> {
         .unwrap_or_default();
     let line = log
         .lines()
-        .find(|l| l.contains("already published by another process"))
+        .find(|l| l.contains("name attrd is taken by"))
         .unwrap_or("")
         .trim()
         .to_string();
