@@ -198,6 +198,14 @@ pub const IPC_MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// EAGAIN (a CIB reply with `cib_rc` -11; other clients are closed).
 pub const IPC_RELAY_OUTBOX_DIVISOR: usize = 2;
 
+/// What escaping a relayed request costs the cluster, at most: for each attribute value (and
+/// text), the characters Pacemaker's serializer escapes (`<>"'&`, controls) times the value's
+/// length. Pacemaker (2.1.5 and later) escapes by shifting the rest of the value once per such
+/// character, so a few megabytes of quotes keep the cluster's controller busy for minutes
+/// (measured: pacemakerd killed the unresponsive controller). A request above it is not
+/// relayed and is refused like an oversized one (EMSGSIZE). About 0.1 s of that work.
+pub const IPC_RELAY_MAX_ESCAPE_COST: u64 = 100_000_000;
+
 /// How often a service name another local user squats is tried again (the daemon keeps serving
 /// the cluster meanwhile; see README "Tools on the node").
 pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);

@@ -15,10 +15,11 @@ CASE:
   bomb                PCMKR_RAW_COUNT bzip2 requests of kind PCMKR_RAW_KIND, each on a new
                       connection the server must close: lie (claims 20 MiB, inflates past it)
                       or over (claims 64 MiB)
-  expand              PCMKR_RAW_COUNT compressed CIB queries whose attribute holds
-                      PCMKR_RAW_BYTES double quotes (6 bytes each once re-serialized), sent at
-                      once, then every answer read: with PCMKR_RAW_KIND=over each must be a CIB
-                      reply with cib_rc -90; with near, relayed, or refused with cib_rc -11
+  expand              PCMKR_RAW_COUNT compressed CIB queries of about PCMKR_RAW_BYTES, sent at
+                      once, then every answer read: PCMKR_RAW_KIND=over puts double quotes in
+                      one attribute (6 bytes each once re-serialized): each must be a CIB reply
+                      with cib_rc -90; near uses plain 8 KiB values: relayed, or refused with
+                      cib_rc -11 once relays fill their share of the outbox
 Prints one line "RESULT ok|fail|skip <detail>"; exit status 0, 1 or 3 (skip: the server
 chose the SHM transport, which this client does not speak). Every wait is bounded by WAIT_S
 (default 8 s). Layouts: ../shared/libqb-ipc.md 3.1-3.3, 4.1, 4.4, 4.10 and 7.1 (the
@@ -240,11 +241,16 @@ def run(case, service, node, wait):
             return True, f"{count} x {kind} ({len(packed) + 40} bytes each): each client closed, slowest {int(slowest * 1000)} ms"
         if case == "expand":
             kind, count = os.environ.get("PCMKR_RAW_KIND", "over"), env_int("PCMKR_RAW_COUNT", 2)
-            quotes = env_int("PCMKR_RAW_BYTES", 4 << 20)
-            text = (
-                '<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352" '
-                "pcmkr_x='" + '"' * quotes + "'/>"
-            ).encode()
+            size = env_int("PCMKR_RAW_BYTES", 4 << 20)
+            head = '<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"'
+            if kind == "over":
+                # Quotes: six bytes each once re-serialized, and costly for Pacemaker to escape.
+                text = (head + " pcmkr_x='" + '"' * size + "'/>").encode()
+            else:
+                # Plain 8 KiB values in many elements: large, but cheap to escape.
+                n = size // 8200
+                body = "".join(f'<pcmkr_x id="x{i}" v="{"a" * 8192}"/>' for i in range(n))
+                text = (head + ">" + body + "</cib_command>").encode()
             packed = bz2.compress(text + b"\0", 9)
             for i in range(1, count + 1):
                 c.req.send(compressed_request(i, packed, len(text) + 1))
@@ -255,7 +261,7 @@ def run(case, service, node, wait):
                 what = "refused -90" if 'cib_rc="-90"' in got else "refused -11" if 'cib_rc="-11"' in got else "relayed"
                 seen[what] = seen.get(what, 0) + 1
             ok = set(seen) <= ({"refused -90"} if kind == "over" else {"refused -11", "relayed"})
-            return ok, f"{count} x {len(text)}-byte query ({quotes} quotes): answers {seen}"
+            return ok, f"{count} x {len(text)}-byte query ({kind}): answers {seen}"
         return False, f"unknown case {case}"
     finally:
         c.close()

@@ -779,6 +779,45 @@ fn loop_lag(log: String) -> String {
         .to_string()
 }
 
+/// What the real tools say when the proxy refuses a request it will not relay: the test
+/// server refuses every request the way the proxy does (a CIB reply with the errno from
+/// `proxy::cib_refusal`, any other client closed).
+fn sc_tools_see_refusals(ctx: &Ctx) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for (errno, cib_says) in [
+        ("-90", "Message too long"),
+        ("-11", "Resource temporarily unavailable"),
+    ] {
+        let s = TestServer::start(
+            &ctx.ns,
+            "tools_see_refusals",
+            &[("PCMKR_T_REFUSE_MSG", errno.into())],
+        )?;
+        for (program, args, want) in [
+            ("cibadmin", &["-Q"][..], cib_says),
+            ("cibadmin", &["-Q", "-s"][..], cib_says),
+            ("cibadmin", &["-M", "-X", "<nvpair/>"][..], cib_says),
+            (
+                "attrd_updater",
+                &["-n", "pcmkr", "-U", "1"][..],
+                "Transport endpoint is not connected",
+            ),
+        ] {
+            let out = tool(ctx, program, args)?;
+            let said = out.stderr.lines().next().unwrap_or("").trim().to_string();
+            if out.code == Some(0) || !said.contains(want) {
+                return Err(format!(
+                    "{program} {args:?} after a {errno} refusal: exit {:?}, {said:?}",
+                    out.code
+                ));
+            }
+            seen.push(format!("{program} {}: {said}", args.join(" ")));
+        }
+        finish(s)?;
+    }
+    Ok(seen.join("; "))
+}
+
 /// A local user squats a name before the server starts: the server starts anyway, logs the
 /// squatter's pid and uid, and serves the name once it is free.
 fn sc_name_squatted(ctx: &Ctx) -> Result<String, String> {
@@ -999,6 +1038,7 @@ pub fn run(args: &[String]) -> i32 {
         ("connection_cap", sc_connection_cap, false),
         ("name_taken", sc_name_taken, false),
         ("name_squatted", sc_name_squatted, false),
+        ("tools_see_refusals", sc_tools_see_refusals, false),
         ("outsider_flood", sc_outsider_flood, false),
         (
             "uid_share_and_root_reserve",

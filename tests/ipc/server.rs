@@ -90,13 +90,15 @@ fn reply_for(
     let wants_reply = flags & pcmk_remoted::ipc::pcmk::FLAG_CLIENT_RESPONSE != 0;
     // Refuse as our proxy does a request it will not relay (what the tools then say): a CIB
     // reply carrying the errno, or closing any other client.
-    if let Some(errno) = env("PCMKR_T_REFUSE_MSG") {
+    if let Some(errno) = env("PCMKR_T_REFUSE_MSG").and_then(|e| e.parse::<i32>().ok()) {
         if xml.contains(r#"t="cib""#) && !xml.contains(r#"cib_op="register""#) {
             let op = attr(xml, "cib_op").unwrap_or_default();
             let callid = attr(xml, "cib_callid").unwrap_or_default();
-            let body = format!(
-                r#"<cib-reply t="cib" cib_op="{op}" cib_callid="{callid}" cib_rc="{errno}"/>"#
-            );
+            let mut body = String::new();
+            let reply = pcmk_remoted::connection::dispatch::proxy::cib_refusal(&op, &callid, errno);
+            let mut bytes = Vec::new();
+            pcmk_remoted::proto::xml::write(&reply, &mut bytes);
+            body.push_str(&String::from_utf8_lossy(&bytes));
             if wants_reply {
                 respond(&body);
             } else if let Err(e) = server.send_event(client, body.as_bytes()) {

@@ -13,10 +13,11 @@ use log::{debug, info, warn};
 use super::{send, serialize, Action, Dispatcher};
 use crate::connection::clients::ConnId;
 use crate::connection::sessions::{proxied_name, LocalId, Session};
+use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
 use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
 use crate::proto::reply::addressed_notify;
 use crate::proto::request::ProxyMessage;
-use crate::proto::xml::Element;
+use crate::proto::xml::{Element, Node};
 
 /// IPC flag the proxy adds to every relayed request (protocol.md 16.3).
 pub const IPC_PROXIED: u32 = 0x100;
@@ -119,6 +120,18 @@ impl Dispatcher {
             return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
         let refusal = Refusal::of(msg_id, flags, &message);
+        let cost = escape_cost(&message);
+        if cost > IPC_RELAY_MAX_ESCAPE_COST {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: escaping it would cost the \
+                 cluster {cost} character moves, at most {IPC_RELAY_MAX_ESCAPE_COST}; refused \
+                 with -EMSGSIZE",
+                session.client_name
+            );
+            return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
+        }
         let relay = Element::new(LRMD_IPC_PROXY)
             .with_attr(attr::IPC_OP, "request")
             .with_attr(attr::IPC_SESSION, &session.id)
@@ -237,6 +250,33 @@ impl Dispatcher {
     }
 }
 
+/// What serializing `message` costs Pacemaker: per attribute value and text, the characters
+/// its escaping function replaces, times the value's length (each replacement shifts the rest
+/// of the value). Walks the tree with an explicit stack.
+fn escape_cost(message: &Element) -> u64 {
+    fn cost(value: &str) -> u64 {
+        let special = value
+            .bytes()
+            .filter(|&b| matches!(b, b'<' | b'>' | b'"' | b'\'' | b'&') || b < 0x20 || b == 0x7f)
+            .count() as u64;
+        special.saturating_mul(value.len() as u64 + 5 * special)
+    }
+    let mut total: u64 = 0;
+    let mut stack = vec![message];
+    while let Some(el) = stack.pop() {
+        for (_, value) in &el.attrs {
+            total = total.saturating_add(cost(value));
+        }
+        for child in &el.children {
+            match child {
+                Node::Element(e) => stack.push(e),
+                Node::Text(t) => total = total.saturating_add(cost(t)),
+            }
+        }
+    }
+    total
+}
+
 /// What becomes of one local request (see [`Dispatcher::ipc_relay`]).
 #[derive(Debug)]
 pub enum Relay {
@@ -287,12 +327,7 @@ impl Refusal {
         let Some((op, callid)) = &self.cib else {
             return vec![Action::IpcDisconnect { local }];
         };
-        let reply = Element::new("cib-reply")
-            .with_attr("t", "cib")
-            .with_attr("cib_op", op)
-            .with_attr("cib_callid", callid)
-            .with_attr("cib_rc", errno);
-        let payload = serialize(&reply);
+        let payload = serialize(&cib_refusal(op, callid, errno));
         if self.sync {
             vec![Action::IpcResponse {
                 local,
@@ -303,6 +338,16 @@ impl Refusal {
             vec![Action::IpcEvent { local, payload }]
         }
     }
+}
+
+/// The CIB manager's reply to call `callid` (operation `op`) failing with `errno`: what the
+/// CIB client library turns into "Call <op> failed: <strerror>".
+pub fn cib_refusal(op: &str, callid: &str, errno: i32) -> Element {
+    Element::new("cib-reply")
+        .with_attr("t", "cib")
+        .with_attr("cib_op", op)
+        .with_attr("cib_callid", callid)
+        .with_attr("cib_rc", errno)
 }
 
 fn destroy(session: &str) -> Element {
@@ -434,6 +479,35 @@ mod tests {
             out[..],
             [Action::IpcDisconnect { local: LocalId(7) }]
         ));
+    }
+
+    #[test]
+    fn a_request_that_would_keep_the_cluster_escaping_is_refused() {
+        // 40 000 quotes in a 40 000-byte value: 1.6e9 character moves for Pacemaker, though
+        // the wrapped request is small next to the frame bound.
+        let mut d = with_session();
+        let text = format!(
+            r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
+            "\"".repeat(40_000)
+        );
+        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), usize::MAX) {
+            Relay::Done(out) => out,
+            Relay::Send { .. } => panic!("relayed"),
+        };
+        assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
+        // Long plain values cost nothing; a few quotes in a long value are fine too.
+        let plain = format!(
+            r#"<cib_command t="cib" cib_callid="12" x="{}" y='a"b'/>"#,
+            "a".repeat(1 << 20)
+        );
+        assert!(matches!(
+            d.ipc_relay(LocalId(7), 5, 0x200, parse(&plain), usize::MAX),
+            Relay::Send { .. }
+        ));
+        assert_eq!(
+            escape_cost(&parse(r#"<a x='"&lt;'><b>&amp;</b></a>"#)),
+            2 * 12 + 6
+        );
     }
 
     #[test]
