@@ -156,6 +156,89 @@ pub const LOG_LINES_PER_MINUTE: u32 = 60;
 /// in a log line; the rest is counted, not shown.
 pub const LOG_MAX_FIELD_CHARS: usize = 512;
 
+// ---- Local IPC for node tools (feature `ipc-proxy`) ----------------------------------------
+//
+// Fixed at build time (not `PCMK_remoted_limit_*` tunables yet). Whoever runs a program on the
+// node can reach these sockets, so each bound says who may use how much: a local user outside
+// `haclient` gets nothing, a `haclient` member a share, and root a reserve nobody else can take.
+
+/// A refused client's socket is kept at most this long, until its 24-byte handshake arrives,
+/// so closing it does not reset the connection before the client reads the refusal (a
+/// libqb client sends right after connecting, but may not have yet when we accept).
+pub const IPC_REFUSAL_LINGER: Duration = Duration::from_millis(500);
+
+/// Refused sockets kept lingering at once; past this one is closed right after its refusal
+/// (its client may then see a reset instead of the errno). They hold no client slot.
+pub const IPC_MAX_LINGERING_REFUSALS: usize = 64;
+
+/// Local clients connected or handshaking at once, all users together (the C daemon has no
+/// bound). At the bound a new client gets the handshake refusal EAGAIN and a log line.
+pub const IPC_MAX_CLIENTS: usize = 128;
+
+/// Clients one uid other than root may hold at once: a tool opens at most a few names, so this
+/// lets several run side by side while one user (even in `haclient`) cannot take every slot.
+/// Beyond it the new client is refused with EAGAIN.
+pub const IPC_MAX_CLIENTS_PER_UID: usize = 32;
+
+/// Slots of [`IPC_MAX_CLIENTS`] only root may take, so `crm_attribute` and `attrd_updater` in
+/// resource agents (run as root) get in whatever other users hold. Others are refused with
+/// EAGAIN once `IPC_MAX_CLIENTS - IPC_ROOT_RESERVE` non-root clients are connected.
+pub const IPC_ROOT_RESERVE: usize = 16;
+
+/// Time from accept until the 24-byte libqb handshake is in (libqb has no deadline; a real
+/// client sends it right after connecting). At the deadline the connection is closed.
+pub const IPC_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest message text one client may send, after decompression or reassembly, and never
+/// more than `max_message_bytes` (a larger one could not be relayed anyway). A header claiming
+/// more closes that client before anything is inflated (as does a bzip2 payload that inflates
+/// past its claim), with a log line.
+pub const IPC_MAX_MESSAGE_BYTES: usize = 20 * 1024 * 1024;
+
+/// Message text being inflated (bzip2, Pacemaker 2.x) or reassembled from parts (3.0.1+), or
+/// waiting for the daemon to take it, all clients together, counting each inflation's
+/// decompressor state ([`IPC_INFLATER_STATE_BYTES`]). A message that does not fit waits, its
+/// client unread, until others finish; raised to two of the largest messages if needed.
+pub const IPC_MAX_INFLATED_BYTES: usize = 50 * 1024 * 1024;
+
+/// Of [`IPC_MAX_INFLATED_BYTES`], what one uid may hold, so one user's bzip2 bombs never keep
+/// another user's messages waiting; raised to one of the largest messages if needed.
+pub const IPC_MAX_INFLATED_BYTES_PER_UID: usize = 25 * 1024 * 1024;
+
+/// What a bzip2 decompressor holds besides its output (the inverse-BWT table of a 900 kB
+/// block and the rest), charged to [`IPC_MAX_INFLATED_BYTES`] while a message inflates.
+pub const IPC_INFLATER_STATE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Output one decompression step may produce before the event loop serves others again, so
+/// a large message (or a bomb) never stalls the daemon: a few milliseconds of work.
+pub const IPC_INFLATE_SLICE_BYTES: usize = 256 * 1024;
+
+/// Largest datagram negotiated with a client: what CIB clients ask for (libqb-ipc.md 3.4),
+/// lowered to what the kernel lets clients send (`net.core.wmem_max`, 4.8).
+pub const IPC_MAX_DATAGRAM_BYTES: usize = 512 * 1024;
+
+/// Bytes queued for one client, per channel (responses, events), before it counts as not
+/// reading; at the bound that client is disconnected.
+pub const IPC_MAX_OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
+
+/// Relayed requests may fill a cluster connection's outbox only up to `max_outbound_bytes`
+/// divided by this, keeping the rest for the daemon's own replies and notifications: local
+/// clients can never overflow it. A request that does not fit is not relayed, and refused with
+/// EAGAIN (a CIB reply with `cib_rc` -11; other clients are closed).
+pub const IPC_RELAY_OUTBOX_DIVISOR: usize = 2;
+
+/// What escaping a relayed request costs the cluster, at most: for each attribute value (and
+/// text), the characters Pacemaker's serializer escapes (`<>"'&`, controls) times the value's
+/// length. Pacemaker (2.1.5 and later) escapes by shifting the rest of the value once per such
+/// character, so a few megabytes of quotes keep the cluster's controller busy for minutes
+/// (measured: pacemakerd killed the unresponsive controller). A request above it is not
+/// relayed and is refused like an oversized one (EMSGSIZE). About 0.1 s of that work.
+pub const IPC_RELAY_MAX_ESCAPE_COST: u64 = 100_000_000;
+
+/// How often a service name another local user squats is tried again (the daemon keeps serving
+/// the cluster meanwhile; see README "Tools on the node").
+pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);
+
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",

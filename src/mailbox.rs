@@ -74,6 +74,13 @@ impl<T> Mailbox<T> {
         Ok(())
     }
 
+    /// Whether a push of `weight` would be accepted now (the same rule as [`push`](Self::push)),
+    /// so a producer can keep a large item instead of handing over a copy to try.
+    pub fn fits(&self, weight: usize) -> bool {
+        let inner = self.inner.borrow();
+        inner.weight == 0 || inner.weight.saturating_add(weight) <= inner.max
+    }
+
     /// Waits for the next item; `None` once the mailbox is closed and empty.
     pub async fn recv(&self) -> Option<T> {
         poll_fn(|cx| {

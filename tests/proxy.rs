@@ -1,8 +1,9 @@
 //! The local IPC proxy and the graceful shutdown in a real Pacemaker cluster:
 //! tests/interop/e2e-proxy.sh runs a one-node cluster with our binary as remote node rn1 (a
 //! network namespace), runs the cluster tools inside the namespace, a promotable Stateful,
-//! the haclient gate, 50 concurrent clients, misbehaving raw clients, SIGTERM with two
-//! resources to drain, and SIGTERM with no cluster.
+//! the haclient gate, 50 concurrent clients, misbehaving raw clients, hostile local users
+//! (every IPC slot taken, bzip2 bombs, relays that expand), SIGTERM with two resources to
+//! drain, and SIGTERM with no cluster.
 //!
 //! Needs root, network namespaces, python3, useradd and Debian's pacemaker and resource-agents
 //! packages. Where something is missing it prints "skipped" and passes, unless
@@ -20,7 +21,7 @@ use scripts::{interop, missing, skip_or_fail, Script, DAEMON};
 const LIMIT: Duration = Duration::from_secs(900);
 
 /// The steps the script times; each must appear as "TIMING <step> <ms>".
-const STEPS: [&str; 19] = [
+const STEPS: [&str; 21] = [
     "cluster_ready",
     "join",
     "ipc_crm_mon",
@@ -33,6 +34,8 @@ const STEPS: [&str; 19] = [
     "users",
     "load",
     "misbehave",
+    "agent_tools_while_held",
+    "hostile",
     "drain_setup",
     "drain",
     "drain_moved",
@@ -97,6 +100,9 @@ fn real_cluster_tools_and_drain_through_our_proxy() {
     let load = line(&out, "LOAD ");
     eprintln!("{load}");
     assert!(load.contains(" failed=0 "), "{load}");
+    for l in out.lines().filter(|l| l.starts_with("HOSTILE")) {
+        eprintln!("{l}");
+    }
     let drain = line(&out, "DRAIN ");
     eprintln!("{drain}");
     assert!(

@@ -183,6 +183,23 @@ impl Hub {
         }
     }
 
+    /// Queues a request relayed for a local client, but only within its share of the outbox
+    /// (`max_outbound_bytes / IPC_RELAY_OUTBOX_DIVISOR`), so relays can never overflow it:
+    /// the rest stays for our own replies and notifications, and the connection is only ever
+    /// dropped for what the cluster does. A refused relay changes nothing here.
+    #[cfg(feature = "ipc-proxy")]
+    pub(crate) fn relay(&self, to: ConnId, payload: Rc<Vec<u8>>) -> Result<(), RelayRefused> {
+        let outbox = self.outboxes.borrow().get(&to).cloned();
+        let Some(outbox) = outbox else {
+            return Err(RelayRefused::Gone);
+        };
+        let weight = payload.len() + wire::HEADER_LEN;
+        relay_fits(outbox.weight(), weight, self.limits.max_outbound_bytes)?;
+        // Within the share, which is within the bound: the push cannot be refused.
+        let _ = outbox.push(payload, weight);
+        Ok(())
+    }
+
     /// Starts an alert agent and a task that enforces its timeout and logs how it ended.
     fn spawn_alert(self: &Rc<Self>, id: String, invocation: &Invocation, timeout_ms: u32) {
         let (pid, finished) =
@@ -320,6 +337,32 @@ impl Hub {
     }
 }
 
+/// Why a relayed request was not queued.
+#[cfg(feature = "ipc-proxy")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RelayRefused {
+    /// The cluster connection is gone.
+    Gone,
+    /// Relays already fill their share of the outbox.
+    Full {
+        /// Bytes queued for the connection.
+        queued: usize,
+        /// What relays may fill.
+        share: usize,
+    },
+}
+
+/// Whether a relay of `weight` bytes fits the relays' share of an outbox bounded by
+/// `max_outbound` that holds `queued` bytes (of relays or anything else).
+#[cfg(feature = "ipc-proxy")]
+fn relay_fits(queued: usize, weight: usize, max_outbound: usize) -> Result<(), RelayRefused> {
+    let share = max_outbound / crate::limits::IPC_RELAY_OUTBOX_DIVISOR;
+    if queued.saturating_add(weight) > share {
+        return Err(RelayRefused::Full { queued, share });
+    }
+    Ok(())
+}
+
 /// Counts a connection as open from accept until its task ends, so the connection cap holds
 /// even for a burst accepted before any task has run.
 pub struct OpenGuard(Rc<Hub>);
@@ -343,5 +386,28 @@ pub fn now() -> Now {
     Now {
         mono: Instant::now(),
         epoch: crate::sys::time::epoch_seconds(),
+    }
+}
+
+#[cfg(all(test, feature = "ipc-proxy"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relays_fill_at_most_their_share_of_the_outbox() {
+        // 48 MiB outbox: relays up to 24 MiB, however they come.
+        let max = 48 << 20;
+        assert_eq!(relay_fits(0, 24 << 20, max), Ok(()));
+        assert_eq!(
+            relay_fits(0, (24 << 20) + 1, max),
+            Err(RelayRefused::Full {
+                queued: 0,
+                share: 24 << 20
+            })
+        );
+        assert_eq!(relay_fits(20 << 20, 4 << 20, max), Ok(()));
+        assert!(relay_fits((20 << 20) + 1, 4 << 20, max).is_err());
+        // The share is always below the bound at which the connection would be dropped.
+        assert!(relay_fits(max - 1, 1, max).is_err());
     }
 }

@@ -15,8 +15,10 @@ use log::{debug, warn};
 
 use super::{Cred, IpcClientId, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
 use crate::connection::clients::ConnId;
-use crate::connection::hub::{now, Hub};
+use crate::connection::dispatch::proxy::Relay;
+use crate::connection::hub::{now, Hub, RelayRefused};
 use crate::connection::sessions::LocalId;
+use crate::logging::Source;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Request};
 use crate::transport::tls;
@@ -39,6 +41,9 @@ pub fn start(
     ex: &Rc<LocalExecutor<'static>>,
     cfg: IpcConfig,
 ) -> Result<(), StartError> {
+    let mut cfg = cfg;
+    // A local message longer than a cluster frame could not be relayed anyway.
+    cfg.max_message = cfg.max_message.min(crate::limits::IPC_MAX_MESSAGE_BYTES);
     let events = Mailbox::new(cfg.max_message.saturating_mul(2));
     let gate = hub.clone();
     let acceptor = Rc::new(move |service: &str, cred: &Cred| admit(&gate, service, cred));
@@ -48,36 +53,10 @@ pub fn start(
     Ok(())
 }
 
-/// Only root and members of `haclient` reach the services (protocol.md 16.2); the kernel
-/// enforces the same through the connection files, but refusing here says who was refused.
-fn admit(hub: &Hub, service: &str, cred: &Cred) -> Result<(), i32> {
-    if cred.uid != 0 && !in_haclient(cred) {
-        warn!("refusing local client of {service} ({cred}): not root and not in group haclient");
-        return Err(-libc::EACCES);
-    }
+/// Whether a client the server admitted (root, `hacluster` or `haclient`, judged at accept
+/// from the socket's credentials, protocol.md 16.2) may open `service` now.
+fn admit(hub: &Hub, service: &str, _cred: &Cred) -> Result<(), i32> {
     hub.dispatcher.borrow().ipc_accept(service)
-}
-
-/// Whether the client's primary or supplementary groups include `haclient`. Unknown (a pid
-/// from another pid namespace, or a process already gone) counts as no: the request sockets
-/// are abstract, so file permissions alone would not keep such a client out.
-fn in_haclient(cred: &Cred) -> bool {
-    let Some(haclient) = crate::sys::process::group_id("haclient") else {
-        return false;
-    };
-    if cred.gid == haclient {
-        return true;
-    }
-    if cred.pid <= 0 {
-        return false;
-    }
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", cred.pid)) else {
-        return false;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .is_some_and(|g| g.split_whitespace().any(|id| id.parse() == Ok(haclient)))
 }
 
 /// Carries the IPC server's events to the dispatcher, in order, until the server stops.
@@ -169,12 +148,56 @@ fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8])
             hub.ipc.current.set(None);
             return;
         }
-        None => hub
-            .dispatcher
-            .borrow_mut()
-            .ipc_request(LocalId(client.0), id, flags, message),
+        None => relay(hub, LocalId(client.0), id, flags, message),
     };
     hub.perform(actions);
+}
+
+/// Relays a request to the cluster within the frame bound and the relays' share of the
+/// outbox; a request that does not fit is refused instead (-EMSGSIZE for its size, -EAGAIN
+/// while the outbox is full, -ENOTCONN if the cluster connection is gone).
+fn relay(
+    hub: &Rc<Hub>,
+    local: LocalId,
+    id: u32,
+    flags: u32,
+    message: crate::proto::xml::Element,
+) -> Vec<crate::connection::dispatch::Action> {
+    // A frame carries header, text and a NUL within max_message_bytes (protocol.md 6.1).
+    let max_text = hub
+        .limits
+        .max_message_bytes
+        .saturating_sub(crate::wire::HEADER_LEN + 1);
+    let decided = hub
+        .dispatcher
+        .borrow_mut()
+        .ipc_relay(local, id, flags, message, max_text);
+    let (to, payload, refusal) = match decided {
+        Relay::Send {
+            to,
+            payload,
+            refusal,
+        } => (to, payload, refusal),
+        Relay::Done(actions) => return actions,
+    };
+    let len = payload.len();
+    let errno = match hub.relay(to, payload) {
+        Ok(()) => return Vec::new(),
+        Err(RelayRefused::Gone) => -libc::ENOTCONN,
+        Err(RelayRefused::Full { queued, share }) => {
+            crate::limited!(
+                Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {id} of local client ipc#{}: {len} bytes do not fit \
+                 the {share} bytes relays may queue for {to} ({queued} queued); refused with -EAGAIN",
+                local.0
+            );
+            -libc::EAGAIN
+        }
+    };
+    hub.dispatcher
+        .borrow_mut()
+        .ipc_relay_refused(local, &refusal, errno)
 }
 
 impl Hub {

@@ -11,21 +11,10 @@ use super::error::ConfigError;
 use super::paths::check_service_name;
 use super::pcmk::Framing;
 use super::qb::MIN_CLIENT_BUFFER;
+use crate::limits;
 
 /// Pacemaker's default IPC buffer (128 KiB): the floor when `PCMK_ipc_buffer` is not set.
 pub const DEFAULT_BUFFER_FLOOR: usize = 128 * 1024;
-/// Largest size we agree to: what CIB clients ask for (512 KiB, libqb-ipc.md 3.4). Raise it
-/// if `PCMK_ipc_buffer` is set higher on the node.
-pub const DEFAULT_MAX_DATAGRAM: usize = 512 * 1024;
-/// Largest message text after decompression or reassembly; the daemon's frame bound.
-pub const DEFAULT_MAX_MESSAGE: usize = 20 * 1024 * 1024;
-/// Clients connected or handshaking at once.
-pub const DEFAULT_MAX_CLIENTS: usize = 128;
-/// Time from accept until the 24-byte handshake is complete (libqb has none).
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bytes queued per client and channel (responses, events) before it counts as not reading.
-pub const DEFAULT_MAX_OUTBOUND: usize = 4 * 1024 * 1024;
-
 /// Where the kernel's ceiling on socket send buffers is published.
 pub const WMEM_MAX_PATH: &str = "/proc/sys/net/core/wmem_max";
 
@@ -81,10 +70,23 @@ pub struct IpcConfig {
     pub max_message: usize,
     /// Clients connected or handshaking at once; more are refused with EAGAIN.
     pub max_clients: usize,
+    /// Clients one uid other than root may hold.
+    pub max_clients_per_uid: usize,
+    /// Slots of `max_clients` only root may take.
+    pub root_reserve: usize,
     /// Deadline for the 24-byte handshake.
     pub handshake_timeout: Duration,
     /// Bytes queued per client and channel; a client past it is disconnected.
     pub max_outbound_bytes: usize,
+    /// Text being inflated, reassembled or waiting for the daemon, all clients together
+    /// (raised to two of the largest messages, see [`IpcConfig::inflate_budget`]).
+    pub max_inflated_bytes: usize,
+    /// Of `max_inflated_bytes`, what one uid may hold (raised to one largest message).
+    pub max_inflated_per_uid: usize,
+    /// Output of one decompression step before other clients get a turn.
+    pub inflate_slice: usize,
+    /// How often a name squatted by another local user is tried again.
+    pub name_retry: Duration,
     /// Abstract or filesystem listeners.
     pub socket_mode: SocketMode,
 }
@@ -96,11 +98,17 @@ impl IpcConfig {
             services,
             framing: Framing::default(),
             buffer_floor: DEFAULT_BUFFER_FLOOR,
-            max_datagram: DEFAULT_MAX_DATAGRAM,
-            max_message: DEFAULT_MAX_MESSAGE,
-            max_clients: DEFAULT_MAX_CLIENTS,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            max_outbound_bytes: DEFAULT_MAX_OUTBOUND,
+            max_datagram: limits::IPC_MAX_DATAGRAM_BYTES,
+            max_message: limits::IPC_MAX_MESSAGE_BYTES,
+            max_clients: limits::IPC_MAX_CLIENTS,
+            max_clients_per_uid: limits::IPC_MAX_CLIENTS_PER_UID,
+            root_reserve: limits::IPC_ROOT_RESERVE,
+            handshake_timeout: limits::IPC_HANDSHAKE_TIMEOUT,
+            max_outbound_bytes: limits::IPC_MAX_OUTBOUND_BYTES,
+            max_inflated_bytes: limits::IPC_MAX_INFLATED_BYTES,
+            max_inflated_per_uid: limits::IPC_MAX_INFLATED_BYTES_PER_UID,
+            inflate_slice: limits::IPC_INFLATE_SLICE_BYTES,
+            name_retry: limits::IPC_NAME_RETRY,
             socket_mode: SocketMode::Detect,
         }
     }
@@ -119,11 +127,21 @@ impl IpcConfig {
             ("max_datagram", self.max_datagram, min_buffer),
             ("max_message", self.max_message, 1),
             ("max_clients", self.max_clients, 1),
+            ("max_clients_per_uid", self.max_clients_per_uid, 1),
             ("max_outbound_bytes", self.max_outbound_bytes, 1),
+            ("inflate_slice", self.inflate_slice, 1),
         ] {
             if value < min {
                 return Err(ConfigError::Bound { name, value, min });
             }
+        }
+        // Everyone but root needs at least one slot.
+        if self.root_reserve >= self.max_clients {
+            return Err(ConfigError::Bound {
+                name: "max_clients",
+                value: self.max_clients,
+                min: self.root_reserve + 1,
+            });
         }
         // Sizes travel in i32 fields of libqb's headers.
         if self.max_datagram > i32::MAX as usize {
@@ -146,6 +164,24 @@ impl IpcConfig {
         }
         self.max_datagram = limit;
         Some(limit)
+    }
+
+    /// Budget one message may need: its text with the NUL, and a decompressor's state.
+    pub fn inflate_need(&self) -> usize {
+        self.max_message
+            .saturating_add(1)
+            .saturating_add(limits::IPC_INFLATER_STATE_BYTES)
+    }
+
+    /// The inflated-bytes budget, all clients together and per uid: the configured values,
+    /// raised so two of the largest messages fit in all and one per uid (no message may
+    /// wait for ever).
+    pub fn inflate_budget(&self) -> (usize, usize) {
+        let need = self.inflate_need();
+        (
+            self.max_inflated_bytes.max(need.saturating_mul(2)),
+            self.max_inflated_per_uid.max(need),
+        )
     }
 
     /// The size a client gets: max(its wish, our floor), capped by our maximum (3.4).
@@ -173,14 +209,14 @@ mod tests {
         assert_eq!(c.negotiate(65536), 131072);
         assert_eq!(c.negotiate(131072), 131072);
         assert_eq!(c.negotiate(524288), 524288);
-        assert_eq!(c.negotiate(u32::MAX), DEFAULT_MAX_DATAGRAM);
+        assert_eq!(c.negotiate(u32::MAX), limits::IPC_MAX_DATAGRAM_BYTES);
         assert_eq!(c.threshold(524288), 131072);
         let mut big_floor = c.clone();
         big_floor.buffer_floor = 1 << 20;
-        assert_eq!(big_floor.negotiate(0), DEFAULT_MAX_DATAGRAM);
+        assert_eq!(big_floor.negotiate(0), limits::IPC_MAX_DATAGRAM_BYTES);
         assert_eq!(
-            big_floor.threshold(DEFAULT_MAX_DATAGRAM),
-            DEFAULT_MAX_DATAGRAM
+            big_floor.threshold(limits::IPC_MAX_DATAGRAM_BYTES),
+            limits::IPC_MAX_DATAGRAM_BYTES
         );
     }
 
@@ -217,6 +253,40 @@ mod tests {
                 min: 12328
             })
         );
+    }
+
+    #[test]
+    fn root_reserve_leaves_room_for_others() {
+        let mut c = IpcConfig::new(vec!["attrd"]);
+        c.max_clients = 4;
+        c.root_reserve = 4;
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::Bound {
+                name: "max_clients",
+                ..
+            })
+        ));
+        c.root_reserve = 3;
+        assert!(c.check().is_ok());
+    }
+
+    #[test]
+    fn the_largest_message_always_fits_the_budget() {
+        let mut c = IpcConfig::new(vec!["attrd"]);
+        let (all, per_uid) = c.inflate_budget();
+        assert_eq!(
+            (all, per_uid),
+            (
+                limits::IPC_MAX_INFLATED_BYTES,
+                limits::IPC_MAX_INFLATED_BYTES_PER_UID
+            )
+        );
+        assert!(per_uid >= c.inflate_need() && all >= 2 * c.inflate_need());
+        c.max_message = 100 << 20;
+        let (all, per_uid) = c.inflate_budget();
+        assert_eq!(per_uid, c.inflate_need());
+        assert_eq!(all, 2 * c.inflate_need());
     }
 
     #[test]

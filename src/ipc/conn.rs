@@ -4,6 +4,8 @@
 //! In: the client's sockets and files, and its two outbound queues filled by the server API.
 //! Out: `Request` events for the daemon, and the reason the connection ended. Never blocks or
 //! sleeps, never lets one client's input end another client, and never leaves its files.
+//! Inbound states: Reading → (Inflating →) Held → Reading, or Starved while the shared
+//! budget has no room for what the next datagram would make this client hold.
 
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -13,18 +15,27 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use futures_lite::future;
 
+use super::budget::{Grant, Short};
 use super::channel::{wait_out, Channel, Outgoing};
 use super::client::{IpcClientId, IpcEvent};
 use super::error::{CloseReason, ProtocolError};
 use super::handshake::Established;
 use super::paths::DgramSuffix;
-use super::pcmk::{Decoder, Encoder, Framing};
+use super::pcmk::{self, Decoded, Decoder, Encoder, Framing, Inflation, Message};
 use super::qb;
+use crate::limits::IPC_INFLATER_STATE_BYTES;
+use crate::logging::Source;
 use crate::mailbox::Mailbox;
-use crate::sys::ipc_socket::{peek_datagram_len, recv_datagram};
+use crate::sys::ipc_socket::{peek_datagram, peek_datagram_len, recv_datagram};
 
-/// While the daemon's event queue is full we stop reading and look again after this long.
+/// While the daemon's event queue or the shared budget is full we stop reading and look
+/// again after this long.
 const HOLD_RETRY: Duration = Duration::from_millis(10);
+/// The pause between two inflation slices. A timer, not `yield_now`: the executor runs up to
+/// 200 ready tasks before the reactor looks at sockets again, so tasks that only yield would
+/// keep every other client (and the cluster) unread for that long; a timer is due only after
+/// the reactor has run, which then wakes whoever has data waiting.
+const INFLATE_PAUSE: Duration = Duration::from_micros(100);
 /// Datagrams read per wake-up before other clients get a turn.
 const READS_PER_WAKE: usize = 32;
 
@@ -44,6 +55,31 @@ pub(super) struct ClientLink {
     pub last_response: Cell<u32>,
 }
 
+/// Where the client's inbound side is.
+enum Inbound {
+    /// Reading datagrams.
+    Reading,
+    /// A compressed request being inflated, one bounded slice per turn of the loop.
+    Inflating(Inflation),
+    /// A whole request the daemon's full queue did not take yet, with its weight; no
+    /// reading until it does.
+    Held(IpcEvent, usize),
+    /// The next datagram needs more of the shared budget than is free; it stays unread.
+    Starved,
+}
+
+/// How a connection reads: its share of the shared budget and how much to inflate at once.
+pub(super) struct Intake {
+    /// This client's grant of the inflated-bytes budget.
+    pub grant: Grant,
+    /// Output of one decompression step.
+    pub slice: usize,
+    /// Header layout and the largest message text.
+    pub framing: Framing,
+    /// Largest message text after decompression or reassembly.
+    pub max_message: usize,
+}
+
 /// An established client and everything it owns. Dropping it tears the connection down.
 pub(super) struct Conn {
     id: IpcClientId,
@@ -52,10 +88,11 @@ pub(super) struct Conn {
     link: Rc<ClientLink>,
     daemon: Mailbox<IpcEvent>,
     decoder: Decoder,
+    grant: Grant,
+    slice: usize,
     response: Channel,
     event: Channel,
-    /// A request the daemon's full queue did not take yet; no reading until it does.
-    held: Option<(IpcEvent, usize)>,
+    inbound: Inbound,
     /// Send the zero-length goodbye at drop: set unless the client left by itself.
     notify_close: bool,
 }
@@ -63,6 +100,7 @@ pub(super) struct Conn {
 enum Wake {
     Setup,
     Request,
+    Inflate,
     Response(Option<Outgoing>),
     Event(Option<Outgoing>),
     Again,
@@ -75,8 +113,7 @@ impl Conn {
         est: Established,
         link: Rc<ClientLink>,
         daemon: Mailbox<IpcEvent>,
-        framing: Framing,
-        max_message: usize,
+        intake: Intake,
     ) -> Self {
         let who = format!("{service} client {} ({id})", est.cred);
         let response = Channel::new("response", &est.paths.dgram(DgramSuffix::Response));
@@ -87,10 +124,12 @@ impl Conn {
             est,
             link,
             daemon,
-            decoder: Decoder::new(framing, max_message),
+            decoder: Decoder::new(intake.framing, intake.max_message),
+            grant: intake.grant,
+            slice: intake.slice.max(1),
             response,
             event,
-            held: None,
+            inbound: Inbound::Reading,
             notify_close: true,
         }
     }
@@ -118,7 +157,12 @@ impl Conn {
                     log::debug!("ipc: {} closed", self.who);
                 }
             }
-            other => log::warn!("ipc: closing {}: {other}", self.who),
+            other => crate::limited!(
+                Source::LocalClient,
+                log::Level::Warn,
+                "ipc: closing {}: {other}",
+                self.who
+            ),
         }
         why
     }
@@ -126,6 +170,10 @@ impl Conn {
     async fn step(&mut self) -> Result<(), CloseReason> {
         let now = Instant::now();
         self.offer_held();
+        if matches!(self.inbound, Inbound::Starved) {
+            self.inbound = Inbound::Reading;
+            self.read_requests()?;
+        }
         let resp = self
             .response
             .pump(self.est.request.get_ref(), &self.link.responses, now)?;
@@ -138,12 +186,21 @@ impl Conn {
                 Wake::Setup
             };
             let request = async {
-                if self.held.is_some() {
-                    Timer::after(HOLD_RETRY).await;
-                    return Wake::Again;
+                match self.inbound {
+                    Inbound::Held(..) | Inbound::Starved => {
+                        Timer::after(HOLD_RETRY).await;
+                        Wake::Again
+                    }
+                    // Others get a turn between slices.
+                    Inbound::Inflating(_) => {
+                        Timer::after(INFLATE_PAUSE).await;
+                        Wake::Inflate
+                    }
+                    Inbound::Reading => {
+                        let _ = self.est.request.readable().await;
+                        Wake::Request
+                    }
                 }
-                let _ = self.est.request.readable().await;
-                Wake::Request
             };
             let out_resp = async {
                 Wake::Response(wait_out(resp, &self.est.request, &self.link.responses).await)
@@ -155,6 +212,7 @@ impl Conn {
         match wake {
             Wake::Setup => self.check_setup(),
             Wake::Request => self.read_requests(),
+            Wake::Inflate => self.inflate(),
             // A message taken from a queue becomes the one in flight (the channel was idle).
             Wake::Response(Some(m)) => {
                 self.response.current = Some((m, 0));
@@ -182,10 +240,10 @@ impl Conn {
     }
 
     /// Reads requests until none is left (libqb-ipc.md 4.3: the control file's counters are
-    /// never consulted), a few per wake-up.
+    /// never consulted), a few per wake-up, while the inbound side is free to take them.
     fn read_requests(&mut self) -> Result<(), CloseReason> {
         for _ in 0..READS_PER_WAKE {
-            if self.held.is_some() {
+            if !matches!(self.inbound, Inbound::Reading) {
                 return Ok(());
             }
             let sock = self.est.request.get_ref();
@@ -196,19 +254,27 @@ impl Conn {
             };
             let max = self.est.negotiated;
             let sized = qb::check_datagram_len(len, max);
+            if sized.is_ok() && !self.reserve_for_next()? {
+                self.inbound = Inbound::Starved;
+                return Ok(());
+            }
             // Allocate only for a datagram within the negotiated size.
             let mut buf = vec![0u8; if sized.is_ok() { len } else { 0 }];
+            let sock = self.est.request.get_ref();
             let got = recv_datagram(sock, &mut buf)
                 .map_err(|e| CloseReason::os("reading a request", &e))?;
             if let Some(c) = got.cred {
                 if c.pid != self.est.cred.pid {
                     // Not our client (4.9): drop it and keep the connection.
-                    log::warn!(
+                    crate::limited!(
+                        Source::LocalClient,
+                        log::Level::Warn,
                         "ipc: dropped a datagram from pid {} uid {} sent to {}",
                         c.pid,
                         c.uid,
                         self.who
                     );
+                    self.release_to(self.decoder.pending());
                     continue;
                 }
             }
@@ -226,49 +292,114 @@ impl Conn {
                 qb::Datagram::Disconnect => return Err(CloseReason::ClientClosed),
                 qb::Datagram::Message { .. } => {}
             }
-            let msg = self
-                .decoder
-                .decode(&buf)
-                .map_err(|e| CloseReason::Protocol(ProtocolError::Pcmk(e)))?;
-            if let Some(m) = msg {
-                let weight = m.xml.len();
-                self.link
-                    .last_request
-                    .set(self.link.last_request.get().max(m.id));
-                self.held = Some((
-                    IpcEvent::Request {
-                        client: self.id,
-                        id: m.id,
-                        flags: m.flags,
-                        xml: m.xml,
-                    },
-                    weight,
-                ));
-                self.offer_held();
+            match self.decoder.feed(&buf) {
+                Ok(Decoded::Message(m)) => self.deliver(m),
+                Ok(Decoded::Part) => {}
+                Ok(Decoded::Inflate(job)) => self.inbound = Inbound::Inflating(job),
+                // Oversized, corrupt or a bomb: the client is closed (a tool then reports
+                // "Transport endpoint is not connected"; a reply would read as success to
+                // attrd_updater, and async cibadmin would wait for its timeout).
+                Err(e) => return Err(CloseReason::Protocol(ProtocolError::Pcmk(e))),
             }
         }
         Ok(())
     }
 
-    /// Hands the held request to the daemon if its queue has room now. A refused push
-    /// drops its item, so it gets a copy unless the queue is empty (which never refuses).
+    /// Makes sure the grant covers what the next datagram will make this client hold
+    /// (libqb-ipc.md 7.4, 7.5: inflated or reassembled text), reading its header without
+    /// taking it. `Ok(false)`: the budget is busy; leave the datagram queued and wait.
+    fn reserve_for_next(&mut self) -> Result<bool, CloseReason> {
+        let mut head = [0u8; pcmk::HEADER_LEN];
+        let n = match peek_datagram(self.est.request.get_ref(), &mut head) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) => return Err(CloseReason::os("reading a request", &e)),
+        };
+        let need = self
+            .decoder
+            .demand(&head[..n], IPC_INFLATER_STATE_BYTES)
+            .max(self.decoder.pending());
+        if need <= self.grant.bytes() {
+            return Ok(true);
+        }
+        match self.grant.resize(need) {
+            Ok(()) => Ok(true),
+            Err(Short::Busy) => {
+                log::debug!(
+                    "ipc: {} waits for {need} bytes of the shared inflation budget",
+                    self.who
+                );
+                Ok(false)
+            }
+            // More than a uid may ever hold: let the decoder refuse it (the configuration
+            // keeps the largest message within a share, so this is not expected).
+            Err(Short::Never) => Ok(true),
+        }
+    }
+
+    /// Gives back all of the grant above `bytes`.
+    fn release_to(&mut self, bytes: usize) {
+        if bytes < self.grant.bytes() {
+            let _ = self.grant.resize(bytes);
+        }
+    }
+
+    /// One slice of the compressed request in progress; then others get a turn.
+    fn inflate(&mut self) -> Result<(), CloseReason> {
+        let Inbound::Inflating(job) = &mut self.inbound else {
+            return Ok(());
+        };
+        match job.step(self.slice) {
+            Ok(None) => Ok(()),
+            Ok(Some(m)) => {
+                self.inbound = Inbound::Reading;
+                self.deliver(m);
+                Ok(())
+            }
+            // A bomb stops one byte past its claim; the client is closed, as for any
+            // malformed message.
+            Err(e) => Err(CloseReason::Protocol(ProtocolError::Pcmk(e))),
+        }
+    }
+
+    /// A whole request: held for the daemon, keeping (at most) its own size of the grant.
+    fn deliver(&mut self, m: Message) {
+        let weight = m.xml.len();
+        self.release_to(weight);
+        self.link
+            .last_request
+            .set(self.link.last_request.get().max(m.id));
+        self.inbound = Inbound::Held(
+            IpcEvent::Request {
+                client: self.id,
+                id: m.id,
+                flags: m.flags,
+                xml: m.xml,
+            },
+            weight,
+        );
+        self.offer_held();
+    }
+
+    /// Hands the held request to the daemon if its queue has room now; otherwise keeps it
+    /// (and this client unread) for the next try.
     fn offer_held(&mut self) {
-        let Some((ev, weight)) = self.held.take() else {
+        let Inbound::Held(_, weight) = self.inbound else {
             return;
         };
-        if self.daemon.weight() == 0 {
-            let _ = self.daemon.push(ev, weight);
-            return;
-        }
-        if let Err(full) = self.daemon.push(ev.clone(), weight) {
+        if !self.daemon.fits(weight) {
             log::debug!(
-                "ipc: daemon queue full ({} of {} bytes); holding a request from {}",
-                full.queued,
-                full.max,
+                "ipc: daemon queue full ({} bytes queued); holding a request from {}",
+                self.daemon.weight(),
                 self.who
             );
-            self.held = Some((ev, weight));
+            return;
         }
+        if let Inbound::Held(ev, weight) = std::mem::replace(&mut self.inbound, Inbound::Reading) {
+            // Cannot be refused: `fits` said so, and nothing ran in between.
+            let _ = self.daemon.push(ev, weight);
+        }
+        self.release_to(self.decoder.pending());
     }
 }
 

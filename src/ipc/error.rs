@@ -11,6 +11,7 @@ use super::client::IpcClientId;
 use super::paths::NameTooLong;
 use super::pcmk::{DecodeError, EncodeError};
 use super::qb::QbError;
+use crate::sys::ipc_socket::Ucred;
 
 /// A configuration value the server cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +50,15 @@ impl std::error::Error for ConfigError {}
 pub enum StartError {
     /// The configuration is unusable.
     Config(ConfigError),
-    /// Another process already publishes this name (for example a full cluster stack on the
-    /// same host); the daemon exits with 100 when it is `crmd` (protocol.md 16.1).
+    /// Another process already publishes this name. If that is a cluster process (a full
+    /// cluster stack on the same host) the daemon exits with 100 (protocol.md 16.1); the
+    /// server itself only returns this error then, and retries names other users squat.
     NameTaken {
         /// The service.
         service: &'static str,
+        /// Who holds it, when we could tell: the listener's process (`SO_PEERCRED` of a
+        /// connection to it), or the owner of the file in its way (pid 0).
+        holder: Option<Ucred>,
     },
     /// Publishing the name failed for another reason.
     Publish {
@@ -69,10 +74,20 @@ impl StartError {
     pub fn service(&self) -> Option<&'static str> {
         match self {
             StartError::Config(_) => None,
-            StartError::NameTaken { service } | StartError::Publish { service, .. } => {
+            StartError::NameTaken { service, .. } | StartError::Publish { service, .. } => {
                 Some(service)
             }
         }
+    }
+}
+
+/// Who holds a name, for log lines: "pid P uid U", "a file of uid U", or "a process that does
+/// not accept connections".
+pub(super) fn holder_text(holder: Option<&Ucred>) -> String {
+    match holder {
+        Some(h) if h.pid > 0 => format!("pid {} uid {}", h.pid, h.uid),
+        Some(h) => format!("a file of uid {}", h.uid),
+        None => "a process that does not accept connections".into(),
     }
 }
 
@@ -80,10 +95,11 @@ impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Config(e) => write!(f, "{e}"),
-            StartError::NameTaken { service } => write!(
+            StartError::NameTaken { service, holder } => write!(
                 f,
-                "ipc name {service} is already published by another process \
-                 (is a full cluster stack running on this host?)"
+                "ipc name {service} is already published by {} (is a full cluster stack \
+                 running on this host?)",
+                holder_text(holder.as_ref())
             ),
             StartError::Publish { service, source } => {
                 write!(f, "cannot publish ipc name {service}: {source}")

@@ -6,7 +6,9 @@
 //! `qb`, `pcmk`, `paths` are pure; `server`, `listener`, `handshake`, `conn`, `channel`, `files`
 //! are the shell. Must never block the loop or let one client hurt another.
 
+mod admission;
 pub mod bridge;
+mod budget;
 mod channel;
 mod client;
 mod config;
@@ -22,9 +24,8 @@ mod server;
 
 pub use client::{Acceptor, Cred, IpcClientId, IpcEvent};
 pub use config::{
-    client_datagram_limit, IpcConfig, SocketMode, DEFAULT_BUFFER_FLOOR, DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_CLIENTS, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_MESSAGE, DEFAULT_MAX_OUTBOUND,
-    DEFAULT_SOCKET_DIR, FORCE_FILESYSTEM_FLAG, WMEM_MAX_PATH,
+    client_datagram_limit, IpcConfig, SocketMode, DEFAULT_BUFFER_FLOOR, DEFAULT_SOCKET_DIR,
+    FORCE_FILESYSTEM_FLAG, WMEM_MAX_PATH,
 };
 pub use error::{CloseReason, ConfigError, IpcError, ProtocolError, StartError};
 pub use pcmk::Framing;

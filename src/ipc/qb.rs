@@ -308,12 +308,24 @@ pub fn decode_response_header(b: &[u8]) -> Result<(i32, i32, i32), QbError> {
     Ok((i32_at(b, 0), i32_at(b, 8), i32_at(b, 16)))
 }
 
-/// Fuzz entry point: every parser here on arbitrary bytes must return, never panic.
+/// Fuzz entry point: every parser here on arbitrary bytes must return, never panic, and what
+/// parses must encode to bytes that parse to the same value.
 #[doc(hidden)]
 pub fn fuzz_parse(data: &[u8]) {
-    let _ = decode_connection_request(data);
-    let _ = decode_connection_response(data);
-    let _ = decode_response_header(data);
+    if let Ok(r) = decode_connection_request(data) {
+        let again = decode_connection_request(&encode_connection_request(r.max_msg_size));
+        assert_eq!(again, Ok(r));
+    }
+    if let Ok(r) = decode_connection_response(data) {
+        if let Ok(bytes) = encode_connection_response(&r) {
+            assert_eq!(bytes.len(), CONNECTION_RESPONSE_LEN);
+            assert_eq!(decode_connection_response(&bytes), Ok(r));
+        }
+    }
+    if let Ok((id, size, error)) = decode_response_header(data) {
+        let again = decode_response_header(&encode_response_header(id, size, error));
+        assert_eq!(again, Ok((id, size, error)));
+    }
     for max in [0, REQUEST_HEADER_LEN, 64, data.len(), usize::MAX] {
         if let Ok(Datagram::Message { id }) = parse_datagram(data, max) {
             assert!(id >= 0 && data.len() >= REQUEST_HEADER_LEN && data.len() <= max);

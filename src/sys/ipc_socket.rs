@@ -1,13 +1,13 @@
-//! System calls the IPC server needs and `std` does not offer: peer credentials, socket
-//! buffer sizes beyond `wmem_max`, datagram receive with credentials and true length,
-//! `unlinkat`, and user database look-ups.
+//! System calls the IPC server needs and `std` does not offer: peer credentials and groups,
+//! socket buffer sizes beyond `wmem_max`, datagram receive with credentials and true length,
+//! and `unlinkat`. User and group names are in `sys::users`.
 //!
 //! In: descriptors (anything `AsFd`), byte buffers, names. Out: safe values and
 //! `io::Result`s. Knows nothing of libqb or Pacemaker. The only file with `unsafe` in the IPC
 //! code; every block says what must hold.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -87,6 +87,96 @@ pub fn peer_cred(sock: &impl AsFd) -> io::Result<Ucred> {
     })
 }
 
+/// Most supplementary groups a Linux process can have (`NGROUPS_MAX`).
+const MAX_GROUPS: usize = 65_536;
+
+/// Supplementary groups of the process that connected a unix stream socket, as they were at
+/// `connect` time (`SO_PEERGROUPS`, Linux 4.13 and later; older kernels answer
+/// `ENOPROTOOPT`). Together with [`peer_cred`] this says who the client is without looking
+/// at a pid that may have been reused.
+pub fn peer_groups(sock: &impl AsFd) -> io::Result<Vec<u32>> {
+    let fd = sock.as_fd().as_raw_fd();
+    let mut groups: Vec<libc::gid_t> = vec![0; 32];
+    loop {
+        let mut len = (groups.len() * size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: `groups` is a live buffer of `len` bytes; the kernel writes at most `len`
+        // bytes and sets `len` to what it wrote, or to what it needs when it fails with ERANGE.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let count = len as usize / size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(count);
+            return Ok(groups);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ERANGE) && count > groups.len() && count <= MAX_GROUPS {
+            groups.resize(count, 0);
+            continue;
+        }
+        return Err(e);
+    }
+}
+
+/// Supplementary groups of process `pid` from `/proc/<pid>/status`, for kernels without
+/// `SO_PEERGROUPS`. Only meaningful right at accept, while the connecting process must still
+/// be alive (its socket is queued to us); `None` if the file cannot be read.
+pub fn proc_groups(pid: i32) -> Option<Vec<u32>> {
+    if pid <= 0 {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Groups:"))?;
+    Some(
+        line.split_whitespace()
+            .filter_map(|g| g.parse().ok())
+            .collect(),
+    )
+}
+
+/// Credentials of the process listening on the unix stream address whose `sun_path` bytes
+/// are `path` (an abstract name starts with NUL and is used with exactly this length), as
+/// the kernel recorded them at `listen` (`SO_PEERCRED` of a connection to it). The connect
+/// never waits: a listener whose backlog is full gives `WouldBlock`; nothing listening gives
+/// `ConnectionRefused` (or `NotFound` for a path). The connection is closed unused.
+pub fn listener_cred(path: &[u8]) -> io::Result<Ucred> {
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid empty address.
+    let mut addr: libc::sockaddr_un = unsafe { MaybeUninit::zeroed().assume_init() };
+    if path.len() > addr.sun_path.len() {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, &b) in addr.sun_path.iter_mut().zip(path) {
+        *dst = b as libc::c_char;
+    }
+    let len = size_of::<libc::sa_family_t>() + path.len();
+    // SAFETY: plain socket(2) call; the result is checked before it is used.
+    let fd = check(unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket(2) and nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `addr` is a live sockaddr_un and `len` is at most its size.
+    check(unsafe {
+        libc::connect(
+            sock.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len as libc::socklen_t,
+        )
+    })?;
+    peer_cred(&sock)
+}
+
 /// Raises the send and receive buffers to at least `size` bytes, as libqb does on every
 /// datagram socket. With `force` (we are root) the `*FORCE` options pass `wmem_max`, so a
 /// datagram of the negotiated size always fits (libqb-ipc.md 4.8).
@@ -126,6 +216,25 @@ pub fn peek_datagram_len(sock: &impl AsFd) -> io::Result<usize> {
             one.as_mut_ptr().cast(),
             one.len(),
             libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Copies the start of the next datagram into `buf` without taking it (`MSG_PEEK`), so the
+/// caller can read a header before deciding to take the datagram. Returns the bytes copied.
+/// `WouldBlock` when none is queued.
+pub fn peek_datagram(sock: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the buffer is live and we pass its length; the kernel writes at most that.
+    let n = unsafe {
+        libc::recv(
+            sock.as_fd().as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
     };
     if n < 0 {
@@ -240,56 +349,6 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Calls a reentrant passwd look-up with a buffer that grows on ERANGE, up to 1 MiB.
-fn with_passwd<T>(
-    lookup: impl Fn(&mut libc::passwd, &mut [u8], &mut *mut libc::passwd) -> libc::c_int,
-    read: impl Fn(&libc::passwd) -> T,
-) -> Option<T> {
-    let mut size = 4096;
-    while size <= 1 << 20 {
-        let mut buf = vec![0u8; size];
-        // SAFETY: passwd is plain data; all-zero is valid and the look-up overwrites it.
-        let mut pw: libc::passwd = unsafe { MaybeUninit::zeroed().assume_init() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        match lookup(&mut pw, &mut buf, &mut result) {
-            0 if result.is_null() => return None,
-            0 => return Some(read(&pw)),
-            libc::ERANGE => size *= 4,
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// The user name of `uid`, if the user database knows it.
-pub fn user_name(uid: u32) -> Option<String> {
-    with_passwd(
-        // SAFETY: every pointer is live for the call and `buf.len()` is the buffer's size.
-        |pw, buf, result| unsafe {
-            libc::getpwuid_r(uid, pw, buf.as_mut_ptr().cast(), buf.len(), result)
-        },
-        // SAFETY: on success `pw_name` points at a NUL-terminated string inside `buf`, which
-        // is still alive while `read` runs.
-        |pw| {
-            unsafe { CStr::from_ptr(pw.pw_name) }
-                .to_string_lossy()
-                .into_owned()
-        },
-    )
-}
-
-/// The uid and primary gid of user `name` (used for `hacluster`).
-pub fn user_ids(name: &str) -> Option<(u32, u32)> {
-    let c = CString::new(name).ok()?;
-    with_passwd(
-        // SAFETY: every pointer is live for the call and `buf.len()` is the buffer's size.
-        |pw, buf, result| unsafe {
-            libc::getpwnam_r(c.as_ptr(), pw, buf.as_mut_ptr().cast(), buf.len(), result)
-        },
-        |pw| (pw.pw_uid, pw.pw_gid),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +373,9 @@ mod tests {
         a.send(&[7u8; 100]).unwrap();
         a.send(&[]).unwrap();
         assert_eq!(peek_datagram_len(&b).unwrap(), 100);
+        let mut head = [0u8; 8];
+        assert_eq!(peek_datagram(&b, &mut head).unwrap(), 8);
+        assert_eq!(head, [7u8; 8]);
         let mut small = [0u8; 10];
         let r = recv_datagram(&b, &mut small).unwrap();
         assert_eq!(r.len, 100);
@@ -332,10 +394,37 @@ mod tests {
     }
 
     #[test]
-    fn user_lookups() {
-        assert_eq!(user_name(0).as_deref(), Some("root"));
-        assert_eq!(user_ids("root"), Some((0, 0)));
-        assert_eq!(user_ids("no-such-user-pcmkr"), None);
-        assert_eq!(user_ids("a\0b"), None);
+    fn listener_cred_names_the_listener_without_waiting() {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixListener};
+        let name = format!("pcmkr-test-listener-{}", std::process::id());
+        let l = UnixListener::bind_addr(&SocketAddr::from_abstract_name(&name).unwrap()).unwrap();
+        let mut path = vec![0u8];
+        path.extend_from_slice(name.as_bytes());
+        let c = listener_cred(&path).unwrap();
+        assert_eq!(c.pid, std::process::id() as i32);
+        assert_eq!(c.uid, effective_uid());
+        drop(l);
+        assert_eq!(
+            listener_cred(&path).unwrap_err().kind(),
+            io::ErrorKind::ConnectionRefused
+        );
+        assert!(listener_cred(&[b'x'; 200]).is_err());
+    }
+
+    #[test]
+    fn peer_groups_are_ours() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut ours = proc_groups(std::process::id() as i32).unwrap();
+        match peer_groups(&a) {
+            Ok(mut g) => {
+                g.sort_unstable();
+                ours.sort_unstable();
+                assert_eq!(g, ours);
+            }
+            // A kernel older than 4.13.
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ENOPROTOOPT)),
+        }
+        assert_eq!(proc_groups(0), None);
     }
 }

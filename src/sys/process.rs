@@ -72,47 +72,5 @@ pub fn cloexec_inherited_fds() {
     }
 }
 
-/// User and group ids of `user`, for alert agents (run as `hacluster`).
-pub fn user_ids(user: &str) -> Option<(u32, u32)> {
-    let name = std::ffi::CString::new(user).ok()?;
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: a zeroed passwd is a valid output buffer; getpwnam_r writes only into `pwd`
-    // and `buf` (whose length we pass) and sets `result` to null or to `&pwd`.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        );
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        Some((pwd.pw_uid, pwd.pw_gid))
-    }
-}
-
-/// Group id of `group` (`haclient`).
-pub fn group_id(group: &str) -> Option<u32> {
-    let name = std::ffi::CString::new(group).ok()?;
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: as for `user_ids`, with getgrnam_r and a zeroed `group` struct.
-    unsafe {
-        let mut grp: libc::group = std::mem::zeroed();
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        let rc = libc::getgrnam_r(
-            name.as_ptr(),
-            &mut grp,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        );
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        Some(grp.gr_gid)
-    }
-}
+/// User and group look-ups live in `sys::users`; alert agents find `hacluster` here.
+pub use super::users::{group_id, user_ids};

@@ -16,6 +16,16 @@
 #               failure: a half handshake, a huge size field and a truncated header are each
 #               closed and logged; clients vanishing mid-request or before binding leave no
 #               descriptor or /dev/shm entry behind; crm_mon still works
+#   hostile     local users cannot take the node away: a user outside haclient opens 300 IPC
+#               connections and a haclient member 100, all held while the cluster starts an
+#               agent (AttrProbe) whose start runs crm_attribute and attrd_updater: it starts,
+#               the outsider got no slot (EACCES at accept), the member its share (32); then
+#               that member sends bzip2 bombs and oversized claims (each client closed), CIB
+#               queries that expand past max_message_bytes once wrapped for the cluster (a CIB
+#               reply with cib_rc -90) or are large (relayed, or cib_rc -11 once relays fill
+#               their share of the outbox): rn1 stays RemoteOnline, the daemon never
+#               closes its cluster connection, a cibadmin loop keeps being answered, and the
+#               daemon's RSS stays under PCMKR_HOSTILE_RSS_CAP_MIB (README "Limits")
 #   drain       two NodeDummy resources preferring rn1 (node1 allowed), SIGTERM: moved to
 #               node1, crm_mon (polled every 0.5 s, kept) never shows rn1 failed or unclean,
 #               the daemon exits 0 by itself; restarted, rn1 online again
@@ -28,16 +38,18 @@
 # the node failed and its resources unrecovered, names no refused uid, answers SHM, has no
 # handshake deadline and grows past the RSS cap under the load, so those checks print
 # EXPECTED-DIFF lines instead of failing), PCMKR_STATE_DIR, PCMKR_STEP_TIMEOUT (60 s per wait), PCMKR_LOAD_CLIENTS
-# (50), PCMKR_LOAD_SECONDS (30), PCMKR_RSS_CAP_MIB (64), PCMKR_DRAIN_TIMEOUT (90 s),
+# (50), PCMKR_LOAD_SECONDS (30), PCMKR_RSS_CAP_MIB (64), PCMKR_HOSTILE_RSS_CAP_MIB (256),
+# PCMKR_DRAIN_TIMEOUT (90 s),
 # PCMKR_NODE (rn1), PCMKR_KEY, PCMKR_PORT.
 set -euo pipefail
 
 # Worker mode, run inside the namespace by the load and misbehave steps: one client querying
-# the CIB (cib: cibadmin -Q, mon: crm_mon -1) until DEADLINE_MS; writes "answered failed".
+# the CIB (cib: cibadmin -Q, mon: crm_mon -1) until DEADLINE_MS or until OUT.stop exists;
+# writes "answered failed" to OUT.
 if [[ ${1:-} == --load-client ]]; then
     out=$2 deadline=$3 ok=0 fail=0
     case $4 in cib) cmd=(cibadmin -Q) ;; mon) cmd=(crm_mon -1) ;; *) exit 2 ;; esac
-    while (( $(date +%s%3N) < deadline )); do
+    while (( $(date +%s%3N) < deadline )) && [[ ! -e $out.stop ]]; do
         if timeout 20 "${cmd[@]}" >/dev/null 2>>"$out.err"; then
             ok=$((ok + 1))
         else
@@ -61,6 +73,7 @@ STEP_TIMEOUT=${PCMKR_STEP_TIMEOUT:-60}
 LOAD_CLIENTS=${PCMKR_LOAD_CLIENTS:-50}
 LOAD_SECONDS=${PCMKR_LOAD_SECONDS:-30}
 RSS_CAP_KB=$(( ${PCMKR_RSS_CAP_MIB:-64} * 1024 ))
+HOSTILE_RSS_CAP_KB=$(( ${PCMKR_HOSTILE_RSS_CAP_MIB:-256} * 1024 ))
 DRAIN_TIMEOUT=${PCMKR_DRAIN_TIMEOUT:-90}
 CLUSTER="$PCMKR_INTEROP_DIR/cluster.sh"
 NETNS="$PCMKR_INTEROP_DIR/netns.sh"
@@ -140,6 +153,8 @@ teardown() {
         timeout 20 crm_attribute -N "$NODE" -n pcmkr_x -l reboot -D >/dev/null 2>&1 || true
         timeout 20 attrd_updater -N "$NODE" -n pcmkr_a -D >/dev/null 2>&1 || true
         timeout 20 attrd_updater -N "$NODE" -n pcmkr_u -D >/dev/null 2>&1 || true
+        timeout 20 crm_attribute -N "$NODE" -n pcmkr_agent_c -l reboot -D >/dev/null 2>&1 || true
+        timeout 20 attrd_updater -N "$NODE" -n pcmkr_agent_a -D >/dev/null 2>&1 || true
         "$CLUSTER" remove-remote "$NODE" || ok=1
         [[ $("$CLUSTER" remote-state "$NODE") == "offline (absent, in_ccm=none)" ]] ||
             { pcmkr_log "node $NODE still known to the cluster"; ok=1; }
@@ -158,7 +173,7 @@ teardown() {
     USERS=()
     rm -rf "$OCF_DIR"
     rm -f "$STATEFUL_STATE" /run/Dummy-d0.state /run/pcmkr-nodedummy-dr1-*.state \
-        /run/pcmkr-nodedummy-dr2-*.state
+        /run/pcmkr-nodedummy-dr2-*.state /run/pcmkr-attrprobe-ap1.state
     for u in "$NS" "$NS2"; do
         ip netns list | grep -qw "$u" && { pcmkr_log "namespace $u still there"; ok=1; }
     done
@@ -208,6 +223,36 @@ s=$("$CLUSTER" wait-remote "$NODE" online "$STEP_TIMEOUT") || pcmkr_die "$NODE n
 timing join $(( $(pcmkr_now_ms) - t0 ))
 mkdir -p "$OCF_DIR"
 install -m 755 "$PCMKR_INTEROP_DIR/agents/pcmkr-nodedummy" "$OCF_DIR/NodeDummy"
+# AttrProbe: what resource agents do on a node (crm_master, Stateful): set node attributes with
+# crm_attribute and attrd_updater from their actions, as root. Its start fails if either fails.
+cat >"$OCF_DIR/AttrProbe" <<'AGENT'
+#!/bin/sh
+state=/run/pcmkr-attrprobe-${OCF_RESOURCE_INSTANCE}.state
+case $1 in
+start)
+    crm_attribute -N "$OCF_RESKEY_node" -n pcmkr_agent_c -v "$OCF_RESKEY_value" -l reboot || exit 1
+    attrd_updater -n pcmkr_agent_a -U "$OCF_RESKEY_value" || exit 1
+    touch "$state"; exit 0 ;;
+stop) rm -f "$state"; exit 0 ;;
+monitor) [ -e "$state" ] && exit 0; exit 7 ;;
+meta-data)
+    cat <<'XML'
+<?xml version="1.0"?>
+<resource-agent name="AttrProbe" version="1.0"><version>1.0</version>
+<longdesc lang="en">Sets node attributes from its start action.</longdesc>
+<shortdesc lang="en">attribute probe</shortdesc>
+<parameters>
+<parameter name="node"><longdesc lang="en">node</longdesc><shortdesc lang="en">node</shortdesc><content type="string"/></parameter>
+<parameter name="value"><longdesc lang="en">value</longdesc><shortdesc lang="en">value</shortdesc><content type="string"/></parameter>
+</parameters>
+<actions><action name="start" timeout="60s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions>
+</resource-agent>
+XML
+    exit 0 ;;
+*) exit 3 ;;
+esac
+AGENT
+chmod 755 "$OCF_DIR/AttrProbe"
 
 # ---- 1. tools through the proxy -----------------------------------------------------------
 pcmkr_log "== 1. cluster tools inside $NS"
@@ -434,6 +479,107 @@ pcmkr_wait_until 20 fd_back || pcmkr_die "descriptor leak after the misbehaving 
 pcmkr_wait_until 20 shm_clean || pcmkr_die "left in /dev/shm after the misbehaving clients: $(shm_left "$DPID" | head -5 | tr '\n' ' ')"
 pcmkr_pid_alive "$DPID" || pcmkr_die "daemon gone after the misbehaving clients"
 timing misbehave $(( $(pcmkr_now_ms) - t0 ))
+
+# ---- 5b. hostile local users --------------------------------------------------------------------
+pcmkr_log "== 5b. local users try to take $NODE away from its cluster"
+t0=$(pcmkr_now_ms)
+for u in "$USER_OUT" "$USER_IN"; do userdel "$u" 2>/dev/null || true; done
+useradd --no-create-home --shell /usr/sbin/nologin "$USER_OUT" && USERS+=("$USER_OUT")
+useradd --no-create-home --shell /usr/sbin/nologin -G haclient "$USER_IN" && USERS+=("$USER_IN")
+mark_log hostile
+mkdir -p "$STATE/hostile"
+rm -f "$STATE/load/hostile-bystander" "$STATE/load/hostile-bystander.stop"
+hostile_end=$(( $(pcmkr_now_ms) + 240000 ))
+(   # sampler: the daemon's RSS peak and rn1's state as the cluster sees it, until the stop file
+    rmax=0 n=0
+    while [[ ! -e $STATE/hostile/stop ]] && (( $(pcmkr_now_ms) < hostile_end )); do
+        r=$(rss_kb "$DPID"); (( r > rmax )) && rmax=$r
+        echo "$rmax" >"$STATE/hostile/rss"
+        if (( n % 5 == 0 )); then "$CLUSTER" remote-state "$NODE" >>"$STATE/hostile/states"; fi
+        n=$((n + 1))
+        sleep 0.2
+    done
+) &
+hsampler=$!
+BG+=("$hsampler")
+ip netns exec "$NS" bash "$SELF" --load-client "$STATE/load/hostile-bystander" "$hostile_end" cib &
+hbystander=$!
+BG+=("$hbystander")
+# Every slot they can get, held while an agent needs the tools.
+as_raw() { local u=$1; shift; in_ns runuser -u "$u" -- env "$@"; }
+as_raw "$USER_OUT" PCMKR_RAW_COUNT=300 PCMKR_RAW_HOLD_S=25 python3 "$RAW" hold cib_ro "$NODE" 8 \
+    >"$STATE/hostile/out.txt" 2>&1 &
+hout=$!
+as_raw "$USER_IN" PCMKR_RAW_COUNT=100 PCMKR_RAW_HOLD_S=25 python3 "$RAW" hold cib_ro "$NODE" 8 \
+    >"$STATE/hostile/in.txt" 2>&1 &
+hin=$!
+BG+=("$hout" "$hin")
+held() { grep -q '^HELD' "$STATE/hostile/out.txt" && grep -q '^HELD' "$STATE/hostile/in.txt"; }
+pcmkr_wait_until 20 held || pcmkr_die "the slot holders did not connect: $(cat "$STATE/hostile/out.txt" "$STATE/hostile/in.txt")"
+pcmkr_log "  holding: outsider $(grep HELD "$STATE/hostile/out.txt"), member $(grep HELD "$STATE/hostile/in.txt")"
+rm -f /run/pcmkr-attrprobe-ap1.state
+t1=$(pcmkr_now_ms)
+create ap1 "<primitive id=\"ap1\" class=\"ocf\" provider=\"$OCF_PROVIDER\" type=\"AttrProbe\">
+  <instance_attributes id=\"ap1-ia\"><nvpair id=\"ap1-node\" name=\"node\" value=\"$NODE\"/>
+  <nvpair id=\"ap1-value\" name=\"value\" value=\"v$$\"/></instance_attributes>
+  <operations><op id=\"ap1-mon\" name=\"monitor\" interval=\"10s\"/></operations></primitive>" \
+    "$(only_on ap1 "$NODE")"
+ap1_on() { rsc_on ap1 "$NODE"; }
+step agent_tools_while_held ap1_on
+agent_attrs() {
+    [[ $(timeout 20 crm_attribute -N "$NODE" -n pcmkr_agent_c -l reboot -G -q 2>/dev/null) == "v$$" ]] &&
+        timeout 20 attrd_updater -N "$NODE" -n pcmkr_agent_a -Q 2>/dev/null | grep -q "value=\"v$$\""
+}
+pcmkr_wait_until "$STEP_TIMEOUT" agent_attrs || pcmkr_die "the attributes AttrProbe set on $NODE are not in the cluster"
+pcmkr_log "  AttrProbe started on $NODE in $(( $(pcmkr_now_ms) - t1 )) ms; its crm_attribute and attrd_updater values reached the cluster"
+in_ns timeout 20 crm_attribute -N "$NODE" -n pcmkr_x -l reboot -G -q >/dev/null ||
+    pcmkr_die "root's crm_attribute inside $NS failed while the slots were held"
+for p in "$hout" "$hin"; do wait_gone "$p" 40000 || pcmkr_stop_pid "$p" 5 "slot holder"; wait "$p" 2>/dev/null || true; done
+out_res=$(grep '^RESULT' "$STATE/hostile/out.txt" || true) in_res=$(grep '^RESULT' "$STATE/hostile/in.txt" || true)
+pcmkr_log "  outsider: $out_res"
+pcmkr_log "  member:   $in_res"
+[[ $out_res == *"accepted=0 refused=300 codes={-13: 300}"* ]] ||
+    check_or_diff "the outsider was not refused at accept every time: $out_res" false
+[[ $in_res == *"accepted=32 "* ]] || check_or_diff "the member did not get exactly its share of 32: $in_res" false
+# Bombs and expanding relays from the member, each answered, none costing the cluster link.
+hostile_case() { # NAME SERVICE ENV...: the raw client as the member; its RESULT line is logged
+    local name=$1 svc=$2 out rc=0
+    shift 2
+    out=$(as_raw "$USER_IN" "$@" timeout 120 python3 "$RAW" "$name" "$svc" "$NODE" 60 2>&1) || rc=$?
+    pcmkr_log "  $out"
+    echo "HOSTILE $name $* :: ${out#RESULT }"
+    return $rc
+}
+hostile_case bomb attrd PCMKR_RAW_KIND=lie PCMKR_RAW_COUNT=8 || check_or_diff "bzip2 bombs not answered" false
+hostile_case bomb attrd PCMKR_RAW_KIND=over PCMKR_RAW_COUNT=20 || check_or_diff "oversized claims not answered" false
+hostile_case expand cib_ro PCMKR_RAW_KIND=over PCMKR_RAW_COUNT=2 PCMKR_RAW_BYTES=$((4 << 20)) ||
+    check_or_diff "expanding relays not refused with -EMSGSIZE" false
+hostile_case expand cib_ro PCMKR_RAW_KIND=near PCMKR_RAW_COUNT=3 PCMKR_RAW_BYTES=$((16 << 20)) ||
+    check_or_diff "near-limit relays neither relayed nor refused with -EAGAIN" false
+touch "$STATE/hostile/stop" "$STATE/load/hostile-bystander.stop"
+wait_gone "$hbystander" 30000 || pcmkr_stop_pid "$hbystander" 5 bystander
+wait "$hbystander" 2>/dev/null || true
+wait_gone "$hsampler" 10000 || pcmkr_stop_pid "$hsampler" 5 sampler
+wait "$hsampler" 2>/dev/null || true
+BG=()
+hostile_rss=$(cat "$STATE/hostile/rss" 2>/dev/null || echo 0)
+states=$(sort "$STATE/hostile/states" 2>/dev/null | uniq -c | tr '\n' ';')
+read -r a b <"$STATE/load/hostile-bystander" || { a=0; b=-1; }
+closed=$(daemon_log_since hostile | grep -cE 'conn#[0-9]+ from [^ ]+: .*(closing|closed by the daemon)' || true)
+echo "HOSTILE_SUMMARY rss_peak_kb=$hostile_rss rss_cap_kb=$HOSTILE_RSS_CAP_KB states=$states bystander_answered=$a bystander_failed=$b cluster_closes=$closed"
+pcmkr_log "  daemon RSS peak $hostile_rss KiB; $NODE states seen: $states; bystander $a answered, $b failed"
+[[ $states == *online* && $states != *offline* ]] || pcmkr_die "$NODE left RemoteOnline during the hostile step: $states"
+(( closed == 0 )) || pcmkr_die "the daemon closed a cluster connection: $(daemon_log_since hostile | grep -E 'conn#[0-9]+ from' | head -3)"
+(( b == 0 && a > 0 )) || pcmkr_die "the bystander was affected: $a answered, $b failed"
+hostile_rss_ok() { (( hostile_rss <= HOSTILE_RSS_CAP_KB )); }
+check_or_diff "daemon RSS peaked at $hostile_rss KiB under the hostile clients, cap $HOSTILE_RSS_CAP_KB KiB" hostile_rss_ok
+"$CLUSTER" remote-state "$NODE" | grep -qx online || pcmkr_die "$NODE not online after the hostile step"
+set_role ap1 Stopped || true
+ap1_stopped() { rsc_stopped ap1; }
+pcmkr_wait_until "$STEP_TIMEOUT" ap1_stopped || pcmkr_log "WARNING: ap1 not stopped yet"
+for u in "${USERS[@]}"; do userdel "$u"; done
+USERS=()
+timing hostile $(( $(pcmkr_now_ms) - t0 ))
 
 # ---- 6. graceful drain on SIGTERM -------------------------------------------------------------
 pcmkr_log "== 6. SIGTERM while $NODE runs dr1 and dr2"

@@ -10,11 +10,22 @@ CASE:
   truncated-header    handshake, then a 10-byte datagram
   vanish              handshake, a query, exit without reading the response
   vanish-before-bind  handshake, exit before binding the datagram sockets
+  hold                PCMKR_RAW_COUNT handshakes (default 1), all kept open PCMKR_RAW_HOLD_S
+                      seconds (default 5): how many were accepted, and the refusals' errors
+  bomb                PCMKR_RAW_COUNT bzip2 requests of kind PCMKR_RAW_KIND, each on a new
+                      connection the server must close: lie (claims 20 MiB, inflates past it)
+                      or over (claims 64 MiB)
+  expand              PCMKR_RAW_COUNT compressed CIB queries of about PCMKR_RAW_BYTES, sent at
+                      once, then every answer read: PCMKR_RAW_KIND=over puts double quotes in
+                      one attribute (6 bytes each once re-serialized): each must be a CIB reply
+                      with cib_rc -90; near uses plain 8 KiB values: relayed, or refused with
+                      cib_rc -11 once relays fill their share of the outbox
 Prints one line "RESULT ok|fail|skip <detail>"; exit status 0, 1 or 3 (skip: the server
 chose the SHM transport, which this client does not speak). Every wait is bounded by WAIT_S
 (default 8 s). Layouts: ../shared/libqb-ipc.md 3.1-3.3, 4.1, 4.4, 4.10 and 7.1 (the
 Pacemaker 2.x header, what Debian 12's tools speak)."""
 
+import bz2
 import os
 import socket
 import struct
@@ -28,6 +39,7 @@ PATH_MAX = 4096
 QB_HEADER = struct.Struct("=i4xi4xi4x")  # id, size, error
 PCMK2 = struct.Struct("=IIIB3x")  # size_uncompressed, size_compressed, flags, version
 FLAG_CLIENT_RESPONSE = 0x200
+FLAG_COMPRESSED = 0x1
 
 
 class Skip(Exception):
@@ -105,6 +117,50 @@ def request(msg_id, xml):
     return QB_HEADER.pack(msg_id, size, 0) + PCMK2.pack(len(text), 0, FLAG_CLIENT_RESPONSE, 1) + text
 
 
+def compressed_request(msg_id, packed, claim):
+    """A 2.x request carrying PACKED (bzip2 of text and NUL), whose header claims CLAIM bytes."""
+    size = QB_HEADER.size + PCMK2.size + len(packed)
+    flags = FLAG_CLIENT_RESPONSE | FLAG_COMPRESSED
+    return QB_HEADER.pack(msg_id, size, 0) + PCMK2.pack(claim, len(packed), flags, 1) + packed
+
+
+def answer(c, want_id):
+    """The response to request WANT_ID: (id, text)."""
+    data = c.req.recv(c.max)
+    msg_id, _, _ = QB_HEADER.unpack_from(data, 0)
+    return msg_id, data[40:].rstrip(b"\0").decode(errors="replace")
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def hold(service, wait):
+    count, hold_s = env_int("PCMKR_RAW_COUNT", 1), float(os.environ.get("PCMKR_RAW_HOLD_S", 5))
+    kept, accepted, codes, failed = [], 0, {}, 0
+    t0 = time.monotonic()
+    for _ in range(count):
+        try:
+            s = setup_socket(service, wait)
+            s.sendall(HANDSHAKE.pack(-1, HANDSHAKE.size, 65536))
+            _, _, error = QB_HEADER.unpack_from(recv_exact(s, REPLY_LEN), 0)
+        except OSError:
+            failed += 1
+            continue
+        kept.append(s)
+        if error == 0:
+            accepted += 1
+        else:
+            codes[error] = codes.get(error, 0) + 1
+    took = int((time.monotonic() - t0) * 1000)
+    print(f"HELD accepted={accepted}", flush=True)
+    time.sleep(hold_s)
+    for s in kept:
+        s.close()
+    refused = sum(codes.values())
+    return failed == 0, f"accepted={accepted} refused={refused} codes={codes} failed={failed} in {took} ms"
+
+
 def expect_dropped(c, wait):
     """The server's goodbye: a zero-length datagram (4.10), then end-of-file on setup."""
     t0 = time.monotonic()
@@ -137,6 +193,8 @@ def run(case, service, node, wait):
             return False, f"server kept the half handshake open for {wait} s"
         ms = int((time.monotonic() - t0) * 1000)
         return got == b"", f"closed by the server after {ms} ms" if got == b"" else f"got {len(got)} bytes"
+    if case == "hold":
+        return hold(service, wait)
     if case == "vanish-before-bind":
         c = Client(service, wait, bind=False)
         c.close()
@@ -161,6 +219,49 @@ def run(case, service, node, wait):
         if case == "truncated-header":
             c.req.send(b"\1" * 10)
             return expect_dropped(c, wait)
+        if case == "bomb":
+            kind, count = os.environ.get("PCMKR_RAW_KIND", "lie"), env_int("PCMKR_RAW_COUNT", 1)
+            claim = 20 << 20
+            text = b'<create_attrd_op t="attrd" task="query" attr_name="' + b"a" * (claim + 4096) + b'"/>'
+            if kind == "over":
+                text, claim = text[:1000] + b'"/>', 64 << 20
+            packed = bz2.compress(text + b"\0", 9)
+            slowest, one = 0, c
+            for i in range(1, count + 1):
+                one = one or Client(service, wait)
+                t0 = time.monotonic()
+                one.req.send(compressed_request(i, packed, claim + 1))
+                ok, detail = expect_dropped(one, wait)
+                one.close()
+                one = None
+                slowest = max(slowest, time.monotonic() - t0)
+                if not ok:
+                    return False, f"bomb {i}: {detail}"
+            c = Client(service, wait)  # closed by the finally clause
+            return True, f"{count} x {kind} ({len(packed) + 40} bytes each): each client closed, slowest {int(slowest * 1000)} ms"
+        if case == "expand":
+            kind, count = os.environ.get("PCMKR_RAW_KIND", "over"), env_int("PCMKR_RAW_COUNT", 2)
+            size = env_int("PCMKR_RAW_BYTES", 4 << 20)
+            head = '<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"'
+            if kind == "over":
+                # Quotes: six bytes each once re-serialized, and costly for Pacemaker to escape.
+                text = (head + " pcmkr_x='" + '"' * size + "'/>").encode()
+            else:
+                # Plain 8 KiB values in many elements: large, but cheap to escape.
+                n = size // 8200
+                body = "".join(f'<pcmkr_x id="x{i}" v="{"a" * 8192}"/>' for i in range(n))
+                text = (head + ">" + body + "</cib_command>").encode()
+            packed = bz2.compress(text + b"\0", 9)
+            for i in range(1, count + 1):
+                c.req.send(compressed_request(i, packed, len(text) + 1))
+            seen = {}
+            c.req.settimeout(max(wait, 30))
+            for _ in range(count):
+                msg_id, got = answer(c, 0)
+                what = "refused -90" if 'cib_rc="-90"' in got else "refused -11" if 'cib_rc="-11"' in got else "relayed"
+                seen[what] = seen.get(what, 0) + 1
+            ok = set(seen) <= ({"refused -90"} if kind == "over" else {"refused -11", "relayed"})
+            return ok, f"{count} x {len(text)}-byte query ({kind}): answers {seen}"
         return False, f"unknown case {case}"
     finally:
         c.close()

@@ -277,8 +277,174 @@ fn case(name: &str, service: &str) -> Result<String, String> {
                 .map_err(|e| e.to_string())?;
             Ok("sent".into())
         }
+        "hold" => hold(service),
+        "bomb" => bomb(service),
+        "ping" => ping(service, attrd_query),
+        "squat" => {
+            // An abstract listener on a service name, held for PCMKR_T_HOLD_MS, never served.
+            let l = std::os::unix::net::UnixListener::bind_addr(
+                &addr(service).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| format!("bind {service}: {e}"))?;
+            println!("SQUATTING {}", std::process::id());
+            let _ = std::io::stdout().flush();
+            std::thread::sleep(Duration::from_millis(env_num("PCMKR_T_HOLD_MS", 1000)));
+            drop(l);
+            Ok(format!("held {service}"))
+        }
         other => Err(format!("unknown case {other}")),
     }
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// PCMKR_T_COUNT handshakes, each kept open (accepted or not) for PCMKR_T_HOLD_MS: how many
+/// the server accepted and the errors it refused the rest with.
+fn hold(service: &str) -> Result<String, String> {
+    let count = env_num("PCMKR_T_COUNT", 1);
+    let start = Instant::now();
+    let mut kept = Vec::new();
+    let (mut accepted, mut refused, mut failed) = (0, 0, 0);
+    let mut codes = std::collections::BTreeMap::<i32, u32>::new();
+    for _ in 0..count {
+        let attempt = (|| -> io::Result<(UnixStream, i32)> {
+            let mut s = connect(service)?;
+            s.write_all(&qb::encode_connection_request(qb::MIN_CLIENT_BUFFER))?;
+            let mut buf = vec![0u8; qb::CONNECTION_RESPONSE_LEN];
+            s.read_exact(&mut buf)?;
+            let r = qb::decode_connection_response(&buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            Ok((s, r.error))
+        })();
+        match attempt {
+            Ok((s, 0)) => {
+                accepted += 1;
+                kept.push(s);
+            }
+            Ok((s, code)) => {
+                refused += 1;
+                *codes.entry(code).or_default() += 1;
+                kept.push(s);
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    let took = start.elapsed().as_millis();
+    println!("HELD accepted={accepted} refused={refused}");
+    let _ = std::io::stdout().flush();
+    std::thread::sleep(Duration::from_millis(env_num("PCMKR_T_HOLD_MS", 1000)));
+    drop(kept);
+    Ok(format!(
+        "accepted={accepted} refused={refused} codes={codes:?} failed={failed} in {took} ms"
+    ))
+}
+
+/// PCMKR_T_COUNT compressed requests of kind PCMKR_T_KIND: `big`: valid text of
+/// PCMKR_T_BYTES, each answered on one connection (the server echoes its length); `lie`: a
+/// header claiming PCMKR_T_BYTES for a payload that inflates to more (a bzip2 bomb); `over`:
+/// a claim past the server's bound. Each bomb on a fresh connection, which the server must
+/// close (zero-length datagram, setup end-of-file) and nothing else.
+fn bomb(service: &str) -> Result<String, String> {
+    let kind = std::env::var("PCMKR_T_KIND").unwrap_or_else(|_| "lie".into());
+    let count = env_num("PCMKR_T_COUNT", 1) as u32;
+    let bytes = env_num("PCMKR_T_BYTES", 1 << 20) as usize;
+    // A bomb inflates a little past its claim: the server must stop right there.
+    let text_len = if kind == "lie" { bytes + 4096 } else { bytes };
+    let head = r#"<probe op="big" data=""#;
+    let text = format!("{head}{}\"/>", "a".repeat(text_len - head.len() - 3));
+    let max = 512 * 1024;
+    let mut d = Encoder::new(Framing::Pacemaker2, 1024, max)
+        .encode(1, pcmk::FLAG_CLIENT_RESPONSE, text.as_bytes())
+        .map_err(|e| e.to_string())?
+        .remove(0);
+    let claim: u32 = match kind.as_str() {
+        "big" => (text_len + 1) as u32,
+        "lie" => (bytes + 1) as u32,
+        "over" => (64 << 20) as u32,
+        k => return Err(format!("unknown kind {k}")),
+    };
+    d[24..28].copy_from_slice(&claim.to_ne_bytes());
+    let mut slowest = Duration::ZERO;
+    let mut one = None;
+    for id in 1..=count {
+        let mut c = match (kind.as_str(), one.take()) {
+            ("big", Some(c)) => c,
+            _ => full_client(service)?,
+        };
+        d[..4].copy_from_slice(&(id as i32).to_ne_bytes());
+        let t = Instant::now();
+        c.req.send(&d).map_err(|e| format!("send: {e}"))?;
+        if kind == "big" {
+            let mut buf = vec![0u8; c.reply.max_msg_size as usize];
+            c.req
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .map_err(|e| e.to_string())?;
+            let n = c
+                .req
+                .recv(&mut buf)
+                .map_err(|e| format!("answer {id}: {e}"))?;
+            let answer = String::from_utf8_lossy(&buf[pcmk::HEADER_LEN..n]).into_owned();
+            if !answer.contains(&format!(r#"len="{text_len}""#)) {
+                return Err(format!("request {id}: answer {answer:?}"));
+            }
+            one = Some(c);
+        } else {
+            expect_dropped(&mut c, Duration::from_secs(60))
+                .map_err(|e| format!("bomb {id}: {e}"))?;
+        }
+        slowest = slowest.max(t.elapsed());
+    }
+    let outcome = if kind == "big" {
+        "answered"
+    } else {
+        "its client closed"
+    };
+    Ok(format!(
+        "{count} x {kind} ({} bytes on the wire, claiming {claim}): each {outcome}, slowest {} ms",
+        d.len(),
+        slowest.as_millis()
+    ))
+}
+
+/// After PCMKR_T_DELAY_MS, attrd queries one after another for PCMKR_T_HOLD_MS: the round
+/// trips' count, median and maximum (how long the server's loop ever kept us waiting).
+fn ping(service: &str, query: &str) -> Result<String, String> {
+    let c = full_client(service)?;
+    std::thread::sleep(Duration::from_millis(env_num("PCMKR_T_DELAY_MS", 0)));
+    let until = Instant::now() + Duration::from_millis(env_num("PCMKR_T_HOLD_MS", 1000));
+    let mut times = Vec::new();
+    let mut buf = vec![0u8; c.reply.max_msg_size as usize];
+    let mut id = 0;
+    while Instant::now() < until {
+        id += 1;
+        let t = Instant::now();
+        for d in request(Framing::Pacemaker2, id, query) {
+            c.req.send(&d).map_err(|e| e.to_string())?;
+        }
+        let n = c
+            .req
+            .recv(&mut buf)
+            .map_err(|e| format!("ping {id}: {e}"))?;
+        if !String::from_utf8_lossy(&buf[..n]).contains("42-from-rust") {
+            return Err(format!("ping {id}: unexpected answer"));
+        }
+        times.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize].as_micros() as f64 / 1000.0;
+    Ok(format!(
+        "pings={} median_ms={:.2} p99_ms={:.2} max_ms={:.2}",
+        times.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    ))
 }
 
 pub fn run(args: &[String]) -> i32 {

@@ -55,6 +55,52 @@ fn raw(ctx: &Ctx, case: &str, service: &str, env: &[(&str, &str)]) -> Result<Str
     }
 }
 
+/// The raw client run as `user` (None: root), in the namespace.
+fn raw_as(
+    ctx: &Ctx,
+    user: Option<&str>,
+    case: &str,
+    service: &str,
+    env: &[(&str, String)],
+) -> Result<String, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = exe.to_str().unwrap_or_default();
+    let mut c = match user {
+        Some(u) => {
+            let mut c = ctx.ns.cmd("runuser");
+            c.args(["-u", u, "--", exe]);
+            c
+        }
+        None => ctx.ns.cmd(exe),
+    };
+    c.args(["--raw-client", case, service]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run_with_deadline(c, Duration::from_secs(120))?;
+    let line = out
+        .stdout
+        .lines()
+        .rfind(|l| l.starts_with("RESULT"))
+        .unwrap_or("");
+    match line.strip_prefix("RESULT ok ") {
+        Some(d) => Ok(d.to_string()),
+        None => Err(format!("raw {case} as {user:?}: {line} {}", out.stderr)),
+    }
+}
+
+/// Peak resident memory of a process (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn attrd_query(ctx: &Ctx) -> Result<Output, String> {
     tool(ctx, "attrd_updater", &["-Q", "-n", "probe", "-N", "node1"])
 }
@@ -409,6 +455,7 @@ fn sc_connection_cap(ctx: &Ctx) -> Result<String, String> {
         "cap",
         &[
             ("PCMKR_T_MAX_CLIENTS", "2".into()),
+            ("PCMKR_T_ROOT_RESERVE", "0".into()),
             ("PCMKR_T_HANDSHAKE_MS", "1500".into()),
         ],
     )?;
@@ -455,6 +502,398 @@ fn sc_connection_cap(ctx: &Ctx) -> Result<String, String> {
         refused.elapsed.as_millis(),
         refused.stderr.lines().last().unwrap_or("").trim(),
         line.trim()
+    ))
+}
+
+/// A user outside haclient opens every connection it can (300, held 3 s): each is refused at
+/// accept without a slot, and root's attrd_updater and a haclient member's get in at once.
+fn sc_outsider_flood(ctx: &Ctx) -> Result<String, String> {
+    let outsider = TestUser::create("pcmkr-ipc-flood", None)?;
+    let member = TestUser::create("pcmkr-ipc-mem", Some("haclient"))?;
+    let s = TestServer::start(&ctx.ns, "outsider_flood", &[])?;
+    let flood = {
+        let (ns, name) = (ctx.ns.name.clone(), outsider.name.clone());
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &ns, "runuser", "-u", &name, "--"])
+                .arg(exe)
+                .args(["--raw-client", "hold", "attrd"])
+                .env("PCMKR_T_COUNT", "300")
+                .env("PCMKR_T_HOLD_MS", "3000");
+            run_with_deadline(c, Duration::from_secs(60))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let root = expect_value(&attrd_query(ctx)?)?;
+    let inside = expect_value(&as_user(
+        ctx,
+        &member.name,
+        "attrd_updater",
+        &["-Q", "-n", "probe", "-N", "node1"],
+    )?)?;
+    let held = s.log_text();
+    let flood = flood
+        .join()
+        .map_err(|_| "flood thread panicked".to_string())??;
+    quiet(&s)?;
+    let log_path = s.log.clone();
+    finish(s)?;
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    let result = flood
+        .stdout
+        .lines()
+        .rfind(|l| l.starts_with("RESULT"))
+        .unwrap_or("")
+        .to_string();
+    // Every attempt refused with EACCES at accept; none ever reached a handshake.
+    if !result.contains("accepted=0 refused=300 codes={-13: 300}") {
+        return Err(format!("flood: {result} {}", flood.stderr));
+    }
+    if held
+        .lines()
+        .any(|l| l.contains("connected") && l.contains("pcmkr-ipc-flood"))
+    {
+        return Err("an outsider was connected".into());
+    }
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("refusing a new attrd client") && l.contains("haclient"))
+        .count();
+    let suppressed = log
+        .lines()
+        .find(|l| l.contains("similar messages from local IPC clients suppressed"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if refusals == 0 || refusals > 40 {
+        return Err(format!("{refusals} refusal lines logged for 300 attempts"));
+    }
+    Ok(format!(
+        "outsider: {}; root during the flood: {root}; member: {inside}; {refusals} refusal lines \
+         logged, then {suppressed}",
+        result.trim_start_matches("RESULT ok ")
+    ))
+}
+
+/// Per-uid share and root's reserve, each at N and N+1: 6 slots, 2 per user, 2 for root.
+fn sc_uid_share_and_root_reserve(ctx: &Ctx) -> Result<String, String> {
+    let users: Vec<TestUser> = (1..=3)
+        .map(|i| TestUser::create(&format!("pcmkr-ipc-m{i}"), Some("haclient")))
+        .collect::<Result<_, _>>()?;
+    let s = TestServer::start(
+        &ctx.ns,
+        "uid_share",
+        &[
+            ("PCMKR_T_MAX_CLIENTS", "6".into()),
+            ("PCMKR_T_PER_UID", "2".into()),
+            ("PCMKR_T_ROOT_RESERVE", "2".into()),
+        ],
+    )?;
+    // Each holder keeps what it got until every later step is done.
+    let mut holders = Vec::new();
+    let mut step = |user: Option<String>, count: usize, hold_ms: u64| {
+        let (ns, exe) = (ctx.ns.name.clone(), std::env::current_exe());
+        let h = std::thread::spawn(move || {
+            let exe = exe.map_err(|e| e.to_string())?;
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &ns]);
+            if let Some(u) = &user {
+                c.args(["runuser", "-u", u, "--"]);
+            }
+            c.arg(exe)
+                .args(["--raw-client", "hold", "attrd"])
+                .env("PCMKR_T_COUNT", count.to_string())
+                .env("PCMKR_T_HOLD_MS", hold_ms.to_string());
+            let out = run_with_deadline(c, Duration::from_secs(30))?;
+            Ok::<String, String>(
+                out.stdout
+                    .lines()
+                    .rfind(|l| l.starts_with("RESULT"))
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        });
+        // Let it connect before the next step counts on it.
+        std::thread::sleep(Duration::from_millis(400));
+        holders.push(h);
+    };
+    let m = |i: usize| Some(users[i].name.clone());
+    step(m(0), 3, 3000); // m1: 2 accepted, the 3rd over its share
+    step(m(1), 2, 2600); // m2: 2 accepted: 4 held = 6 - 2 reserved
+    step(m(2), 1, 2200); // m3: refused, only root's slots are left
+    step(None, 3, 1800); // root: 2 accepted, the 7th slot does not exist
+    let results: Vec<String> = holders
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "holder panicked".to_string())?)
+        .collect::<Result<_, _>>()?;
+    let after = expect_value(&attrd_query(ctx)?)?;
+    quiet(&s)?;
+    let log = s.log_text();
+    finish(s)?;
+    let want = [
+        "accepted=2 refused=1 codes={-11: 1}",
+        "accepted=2 refused=0",
+        "accepted=0 refused=1 codes={-11: 1}",
+        "accepted=2 refused=1 codes={-11: 1}",
+    ];
+    for (got, want) in results.iter().zip(want) {
+        if !got.contains(want) {
+            return Err(format!("{got}: wanted {want}; all: {results:?}"));
+        }
+    }
+    for line in ["at most 2 per user", "kept for root", "at most 6"] {
+        if !log.contains(line) {
+            return Err(format!("no refusal naming {line:?}; log:\n{log}"));
+        }
+    }
+    Ok(format!(
+        "member 1: {}; member 2: {}; member 3: {}; root: {}; after all left: {after}",
+        results[0].trim_start_matches("RESULT ok "),
+        results[1].trim_start_matches("RESULT ok "),
+        results[2].trim_start_matches("RESULT ok "),
+        results[3].trim_start_matches("RESULT ok ")
+    ))
+}
+
+/// Runs the raw client's `bomb` case as `user`, in a thread.
+fn bomb_job(
+    ctx: &Ctx,
+    user: &str,
+    kind: &str,
+    count: usize,
+) -> Result<std::thread::JoinHandle<Result<Output, String>>, String> {
+    let (ns, user, kind) = (ctx.ns.name.clone(), user.to_string(), kind.to_string());
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    Ok(std::thread::spawn(move || {
+        let mut c = std::process::Command::new("ip");
+        c.args(["netns", "exec", &ns, "runuser", "-u", &user, "--"])
+            .arg(exe)
+            .args(["--raw-client", "bomb", "attrd"])
+            .env("PCMKR_T_KIND", kind)
+            .env("PCMKR_T_COUNT", count.to_string())
+            .env("PCMKR_T_BYTES", (20usize << 20).to_string());
+        run_with_deadline(c, Duration::from_secs(120))
+    }))
+}
+
+fn bomb_results(
+    jobs: Vec<std::thread::JoinHandle<Result<Output, String>>>,
+) -> Result<Vec<String>, String> {
+    let mut done = Vec::new();
+    for j in jobs {
+        let out = j.join().map_err(|_| "bomb thread panicked".to_string())??;
+        let line = out
+            .stdout
+            .lines()
+            .rfind(|l| l.starts_with("RESULT"))
+            .unwrap_or("")
+            .to_string();
+        if !line.starts_with("RESULT ok") {
+            return Err(format!("{line} {}", out.stderr));
+        }
+        done.push(line.trim_start_matches("RESULT ok ").to_string());
+    }
+    Ok(done)
+}
+
+/// bzip2 bombs from two haclient members, several clients at once: each bomb closes its
+/// client alone, a root client's pings are answered all along (the loop latency while
+/// messages inflate), then valid 20 MiB messages are delivered; memory stays bounded.
+fn sc_bombs(ctx: &Ctx) -> Result<String, String> {
+    let users: Vec<TestUser> = (1..=2)
+        .map(|i| TestUser::create(&format!("pcmkr-ipc-b{i}"), Some("haclient")))
+        .collect::<Result<_, _>>()?;
+    let (u1, u2) = (users[0].name.as_str(), users[1].name.as_str());
+    // The pings start once the bomb clients have built their datagrams.
+    let ping_env = [
+        ("PCMKR_T_DELAY_MS", "1000".to_string()),
+        ("PCMKR_T_HOLD_MS", "3000".to_string()),
+    ];
+    // Phase 1, its own server: bombs (each inflates 20 MiB and a byte, then its client is
+    // closed) and oversized claims (closed before anything is inflated).
+    let s = TestServer::start(&ctx.ns, "bombs", &[])?;
+    let jobs = vec![
+        bomb_job(ctx, u1, "lie", 15)?,
+        bomb_job(ctx, u1, "lie", 15)?,
+        bomb_job(ctx, u2, "lie", 15)?,
+        bomb_job(ctx, u2, "lie", 15)?,
+        bomb_job(ctx, u2, "over", 50)?,
+    ];
+    let ping1 = raw_as(ctx, None, "ping", "attrd", &ping_env)?;
+    let bombs = bomb_results(jobs)?;
+    let after = expect_value(&attrd_query(ctx)?)?;
+    let peak1 = peak_rss_kib(s.pid);
+    let lag1 = loop_lag(finish_log(s)?);
+    // Phase 2, a fresh server: valid 20 MiB messages inflated and delivered (the test server
+    // echoes their length).
+    let s = TestServer::start(&ctx.ns, "bombs-big", &[])?;
+    let jobs = vec![bomb_job(ctx, u1, "big", 2)?, bomb_job(ctx, u2, "big", 2)?];
+    let ping2 = raw_as(ctx, None, "ping", "attrd", &ping_env)?;
+    let bigs = bomb_results(jobs)?;
+    let peak2 = peak_rss_kib(s.pid);
+    let lag2 = loop_lag(finish_log(s)?);
+    // Between two slices of inflation the loop serves everyone: a few ms on a quiet machine
+    // (generous here, for a loaded CI runner and a debug build).
+    let lag1_ms: u64 = lag1
+        .strip_prefix("loop lag max ")
+        .and_then(|t| t.split(' ').next()?.parse().ok())
+        .unwrap_or(u64::MAX);
+    if lag1_ms > 250 {
+        return Err(format!(
+            "the loop stalled while bombs inflated: {lag1}; pings {ping1}"
+        ));
+    }
+    // README's bound for the IPC server under bombs (the test server adds what a delivered
+    // 20 MiB message costs it).
+    let peak = peak1.max(peak2);
+    if peak > 256 * 1024 {
+        return Err(format!("peak RSS {peak} KiB, bound 256 MiB"));
+    }
+    Ok(format!(
+        "{}\n    root pinging meanwhile: {ping1}; server: {lag1}, peak RSS {} MiB; after: {after}\n    {}\n    root pinging meanwhile: {ping2}; server: {lag2}, peak RSS {} MiB",
+        bombs.join("\n    "),
+        peak1 / 1024,
+        bigs.join("\n    "),
+        peak2 / 1024,
+    ))
+}
+
+/// Stops a server like `finish` and returns its log.
+fn finish_log(s: TestServer) -> Result<String, String> {
+    quiet(&s)?;
+    let path = s.log.clone();
+    finish(s)?;
+    Ok(std::fs::read_to_string(path).unwrap_or_default())
+}
+
+/// The test server's own measure of how late its 5 ms tick ever fired.
+fn loop_lag(log: String) -> String {
+    log.lines()
+        .find_map(|l| {
+            l.split("test server: ")
+                .nth(1)
+                .filter(|t| t.starts_with("loop lag"))
+        })
+        .unwrap_or("no loop lag line")
+        .to_string()
+}
+
+/// What the real tools say when the proxy refuses a request it will not relay: the test
+/// server refuses every request the way the proxy does (a CIB reply with the errno from
+/// `proxy::cib_refusal`, any other client closed).
+fn sc_tools_see_refusals(ctx: &Ctx) -> Result<String, String> {
+    let mut seen = Vec::new();
+    for (errno, cib_says) in [
+        ("-90", "Message too long"),
+        ("-11", "Resource temporarily unavailable"),
+    ] {
+        let s = TestServer::start(
+            &ctx.ns,
+            "tools_see_refusals",
+            &[("PCMKR_T_REFUSE_MSG", errno.into())],
+        )?;
+        for (program, args, want) in [
+            ("cibadmin", &["-Q"][..], cib_says),
+            ("cibadmin", &["-Q", "-s"][..], cib_says),
+            ("cibadmin", &["-M", "-X", "<nvpair/>"][..], cib_says),
+            (
+                "attrd_updater",
+                &["-n", "pcmkr", "-U", "1"][..],
+                "Transport endpoint is not connected",
+            ),
+        ] {
+            let out = tool(ctx, program, args)?;
+            let said = out.stderr.lines().next().unwrap_or("").trim().to_string();
+            if out.code == Some(0) || !said.contains(want) {
+                return Err(format!(
+                    "{program} {args:?} after a {errno} refusal: exit {:?}, {said:?}",
+                    out.code
+                ));
+            }
+            seen.push(format!("{program} {}: {said}", args.join(" ")));
+        }
+        finish(s)?;
+    }
+    Ok(seen.join("; "))
+}
+
+/// A local user squats a name before the server starts: the server starts anyway, logs the
+/// squatter's pid and uid, and serves the name once it is free.
+fn sc_name_squatted(ctx: &Ctx) -> Result<String, String> {
+    let outsider = TestUser::create("pcmkr-ipc-squat", None)?;
+    let squat = {
+        let (ns, name) = (ctx.ns.name.clone(), outsider.name.clone());
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            let mut c = std::process::Command::new("ip");
+            c.args(["netns", "exec", &ns, "runuser", "-u", &name, "--"])
+                .arg(exe)
+                .args(["--raw-client", "squat", "attrd"])
+                .env("PCMKR_T_HOLD_MS", "1500");
+            run_with_deadline(c, Duration::from_secs(20))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let s = TestServer::start(
+        &ctx.ns,
+        "name_squatted",
+        &[("PCMKR_T_NAME_RETRY_MS", "300".into())],
+    )?;
+    let during = attrd_query(ctx)?;
+    let out = squat
+        .join()
+        .map_err(|_| "squatter thread panicked".to_string())??;
+    let squatter: u32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SQUATTING "))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| format!("squatter did not start: {}", out.stdout))?;
+    let start = Instant::now();
+    let mut back = None;
+    while start.elapsed() < Duration::from_secs(5) {
+        if let Ok(v) = expect_value(&attrd_query(ctx)?) {
+            back = Some(v);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    quiet(&s)?;
+    let log = s.log_text();
+    finish(s)?;
+    let uid = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines()
+                .find(|l| l.starts_with(&format!("{}:", outsider.name)))
+                .and_then(|l| l.split(':').nth(2).map(String::from))
+        })
+        .unwrap_or_default();
+    let line = log
+        .lines()
+        .find(|l| l.contains("name attrd is taken by"))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if !line.contains(&format!("pid {squatter} uid {uid}")) {
+        return Err(format!(
+            "no line naming the squatter (pid {squatter} uid {uid}):\n{log}"
+        ));
+    }
+    if during.code == Some(0) {
+        return Err("a tool was answered on the squatted name".into());
+    }
+    let Some(back) = back else {
+        return Err(format!(
+            "never served attrd after the squatter left:\n{log}"
+        ));
+    };
+    Ok(format!(
+        "server up while squatted: {line}; during: attrd_updater exit {:?}; {} ms after the \
+         squatter left: {back}",
+        during.code,
+        start.elapsed().as_millis()
     ))
 }
 
@@ -598,6 +1037,15 @@ pub fn run(args: &[String]) -> i32 {
         ("fifty_clients", sc_fifty, false),
         ("connection_cap", sc_connection_cap, false),
         ("name_taken", sc_name_taken, false),
+        ("name_squatted", sc_name_squatted, false),
+        ("tools_see_refusals", sc_tools_see_refusals, false),
+        ("outsider_flood", sc_outsider_flood, false),
+        (
+            "uid_share_and_root_reserve",
+            sc_uid_share_and_root_reserve,
+            false,
+        ),
+        ("bombs", sc_bombs, false),
         ("filesystem_sockets", sc_filesystem_sockets, false),
     ];
     let mut failed = 0;

@@ -88,6 +88,29 @@ fn reply_for(
         }
     };
     let wants_reply = flags & pcmk_remoted::ipc::pcmk::FLAG_CLIENT_RESPONSE != 0;
+    // Refuse as our proxy does a request it will not relay (what the tools then say): a CIB
+    // reply carrying the errno, or closing any other client.
+    if let Some(errno) = env("PCMKR_T_REFUSE_MSG").and_then(|e| e.parse::<i32>().ok()) {
+        if xml.contains(r#"t="cib""#) && !xml.contains(r#"cib_op="register""#) {
+            let op = attr(xml, "cib_op").unwrap_or_default();
+            let callid = attr(xml, "cib_callid").unwrap_or_default();
+            let mut body = String::new();
+            let reply = pcmk_remoted::connection::dispatch::proxy::cib_refusal(&op, &callid, errno);
+            let mut bytes = Vec::new();
+            pcmk_remoted::proto::xml::write(&reply, &mut bytes);
+            body.push_str(&String::from_utf8_lossy(&bytes));
+            if wants_reply {
+                respond(&body);
+            } else if let Err(e) = server.send_event(client, body.as_bytes()) {
+                log::error!("test server: cib refusal to {client} failed: {e}");
+            }
+            return;
+        }
+        if !xml.contains(r#"t="cib""#) {
+            server.disconnect(client);
+            return;
+        }
+    }
     if xml.contains(r#"t="attrd""#) {
         let name = attr(xml, "attr_name").unwrap_or_default();
         let host = attr(xml, "attr_host").unwrap_or_else(|| "node1".into());
@@ -199,6 +222,9 @@ pub fn run() -> i32 {
     cfg.handshake_timeout = Duration::from_millis(env_num("PCMKR_T_HANDSHAKE_MS", 1000) as u64);
     cfg.max_outbound_bytes = env_num("PCMKR_T_MAX_OUTBOUND", cfg.max_outbound_bytes);
     cfg.max_clients = env_num("PCMKR_T_MAX_CLIENTS", cfg.max_clients);
+    cfg.max_clients_per_uid = env_num("PCMKR_T_PER_UID", cfg.max_clients_per_uid);
+    cfg.root_reserve = env_num("PCMKR_T_ROOT_RESERVE", cfg.root_reserve);
+    cfg.name_retry = Duration::from_millis(env_num("PCMKR_T_NAME_RETRY_MS", 10_000) as u64);
     cfg.socket_mode = match env("PCMKR_T_SOCKET_DIR") {
         Some(d) => SocketMode::Filesystem(d.into()),
         None => SocketMode::Detect,
@@ -275,10 +301,30 @@ pub fn run() -> i32 {
             }
         }
     };
-    future::block_on(ex.run(future::or(consumer, async {
+    // How late a 5 ms tick fires: how long the loop was ever kept from serving anyone.
+    let lag = Rc::new(std::cell::Cell::new((Duration::ZERO, 0u64)));
+    let ticker = {
+        let lag = lag.clone();
+        async move {
+            loop {
+                let due = Instant::now() + Duration::from_millis(5);
+                Timer::at(due).await;
+                let (max, n) = lag.get();
+                lag.set((max.max(Instant::now() - due), n + 1));
+            }
+        }
+    };
+    // As the daemon: this thread drives the reactor while the executor is idle.
+    async_io::block_on(ex.run(future::or(future::or(consumer, ticker), async {
         let _ = stop_rx.readable().await;
     })));
+    let (lag_max, ticks) = lag.get();
+    log::info!(
+        "test server: loop lag max {} ms over {ticks} ticks",
+        lag_max.as_millis()
+    );
     server.shutdown();
+    pcmk_remoted::logging::limiter::report_suppressed();
     let (c, r, cl) = *counts.borrow();
     log::info!(
         "test server: stopping; connected={c} requests={r} closed={cl} clients_left={}",

@@ -1,18 +1,28 @@
 //! The IPC proxy's rules (feature `ipc-proxy`, protocol.md 16): local tools' sessions relayed
 //! to the cluster as `lrmd_ipc_proxy` messages, and the cluster's answers delivered back.
+//! A local request that cannot be relayed (too large once wrapped, or no room in the
+//! cluster connection's outbox) is refused here, so a local client can never make us overflow
+//! or close the cluster link: a CIB request gets a CIB reply carrying the errno (cibadmin:
+//! "Call cib_query failed: Message too long"), any other client is closed ("Transport endpoint
+//! is not connected"; attrd_updater takes any reply to an update for success).
+
+use std::rc::Rc;
 
 use log::{debug, info, warn};
 
-use super::{send, Action, Dispatcher};
+use super::{send, serialize, Action, Dispatcher};
 use crate::connection::clients::ConnId;
 use crate::connection::sessions::{proxied_name, LocalId, Session};
+use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
 use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
 use crate::proto::reply::addressed_notify;
 use crate::proto::request::ProxyMessage;
-use crate::proto::xml::Element;
+use crate::proto::xml::{Element, Node};
 
 /// IPC flag the proxy adds to every relayed request (protocol.md 16.3).
 pub const IPC_PROXIED: u32 = 0x100;
+/// IPC flag of a request whose sender waits for a response (libqb-ipc.md 7.5).
+const CLIENT_RESPONSE: u32 = 0x200;
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -75,7 +85,8 @@ impl Dispatcher {
         vec![send(provider, addressed_notify(note))]
     }
 
-    /// One whole message from a local client of a proxied service, relayed as is.
+    /// One whole message from a local client of a proxied service, relayed as is, whatever
+    /// its size (the shell uses [`ipc_relay`](Self::ipc_relay), which bounds it).
     pub fn ipc_request(
         &mut self,
         local: LocalId,
@@ -83,10 +94,44 @@ impl Dispatcher {
         flags: u32,
         message: Element,
     ) -> Vec<Action> {
+        match self.ipc_relay(local, msg_id, flags, message, usize::MAX) {
+            Relay::Send { to, payload, .. } => vec![Action::Send {
+                to,
+                payload,
+                reply: false,
+            }],
+            Relay::Done(actions) => actions,
+        }
+    }
+
+    /// One whole message from a local client of a proxied service, wrapped for the cluster.
+    /// If the wrapped text would be longer than `max_text` (what a frame of
+    /// `max_message_bytes` carries), the request is refused with -EMSGSIZE and nothing is
+    /// relayed: the cluster would refuse the frame and close the link.
+    pub fn ipc_relay(
+        &mut self,
+        local: LocalId,
+        msg_id: u32,
+        flags: u32,
+        message: Element,
+        max_text: usize,
+    ) -> Relay {
         let Some(session) = self.sessions.by_local(local) else {
-            return vec![Action::IpcDisconnect { local }];
+            return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
-        session.pending = Some(msg_id);
+        let refusal = Refusal::of(msg_id, flags, &message);
+        let cost = escape_cost(&message);
+        if cost > IPC_RELAY_MAX_ESCAPE_COST {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: escaping it would cost the \
+                 cluster {cost} character moves, at most {IPC_RELAY_MAX_ESCAPE_COST}; refused \
+                 with -EMSGSIZE",
+                session.client_name
+            );
+            return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
+        }
         let relay = Element::new(LRMD_IPC_PROXY)
             .with_attr(attr::IPC_OP, "request")
             .with_attr(attr::IPC_SESSION, &session.id)
@@ -95,7 +140,41 @@ impl Dispatcher {
             .with_attr(attr::IPC_MSG_ID, msg_id)
             .with_attr(attr::IPC_MSG_FLAGS, flags | IPC_PROXIED)
             .with_child(Element::new(LRMD_IPC_MSG).with_child(message));
-        vec![send(session.provider, addressed_notify(relay))]
+        let payload = serialize(&addressed_notify(relay));
+        if payload.len() > max_text {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: {} bytes once wrapped for \
+                 the cluster, at most {max_text} (max_message_bytes); refused with -EMSGSIZE",
+                session.client_name,
+                payload.len()
+            );
+            return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
+        }
+        session.pending = Some(msg_id);
+        Relay::Send {
+            to: session.provider,
+            payload,
+            refusal,
+        }
+    }
+
+    /// A relay the shell could not queue (the cluster connection's outbox has no room for
+    /// it): the client is told, with `errno`, instead of waiting for a reply that will never
+    /// come.
+    pub fn ipc_relay_refused(
+        &mut self,
+        local: LocalId,
+        refusal: &Refusal,
+        errno: i32,
+    ) -> Vec<Action> {
+        if let Some(session) = self.sessions.by_local(local) {
+            if session.pending == Some(refusal.msg_id) {
+                session.pending = None;
+            }
+        }
+        refusal.actions(local, errno)
     }
 
     /// A local client left: the cluster is told to end its side of the session.
@@ -158,12 +237,12 @@ impl Dispatcher {
                 out.push(Action::IpcResponse {
                     local,
                     id,
-                    payload: std::rc::Rc::new(text),
+                    payload: Rc::new(text),
                 });
             }
             "event" => out.push(Action::IpcEvent {
                 local,
-                payload: std::rc::Rc::new(text),
+                payload: Rc::new(text),
             }),
             "destroy" => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
@@ -171,8 +250,273 @@ impl Dispatcher {
     }
 }
 
+/// What serializing `message` costs Pacemaker: per attribute value and text, the characters
+/// its escaping function replaces, times the value's length (each replacement shifts the rest
+/// of the value). Walks the tree with an explicit stack.
+fn escape_cost(message: &Element) -> u64 {
+    fn cost(value: &str) -> u64 {
+        let special = value
+            .bytes()
+            .filter(|&b| matches!(b, b'<' | b'>' | b'"' | b'\'' | b'&') || b < 0x20 || b == 0x7f)
+            .count() as u64;
+        special.saturating_mul(value.len() as u64 + 5 * special)
+    }
+    let mut total: u64 = 0;
+    let mut stack = vec![message];
+    while let Some(el) = stack.pop() {
+        for (_, value) in &el.attrs {
+            total = total.saturating_add(cost(value));
+        }
+        for child in &el.children {
+            match child {
+                Node::Element(e) => stack.push(e),
+                Node::Text(t) => total = total.saturating_add(cost(t)),
+            }
+        }
+    }
+    total
+}
+
+/// What becomes of one local request (see [`Dispatcher::ipc_relay`]).
+#[derive(Debug)]
+pub enum Relay {
+    /// Queue `payload` for the provider `to`, if its outbox has room; otherwise call
+    /// [`Dispatcher::ipc_relay_refused`] with `refusal`.
+    Send {
+        /// The cluster connection that relays the session.
+        to: ConnId,
+        /// The wrapped request, within the frame bound.
+        payload: Rc<Vec<u8>>,
+        /// How to refuse it, should it not be queued.
+        refusal: Refusal,
+    },
+    /// Decided here: carry out these actions (a refusal, or closing an unknown client).
+    Done(Vec<Action>),
+}
+
+/// How to tell a local client that its request was not relayed, taken from the request
+/// before it is wrapped (so the request itself need not be kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    msg_id: u32,
+    /// The client waits for a response to this request (`FLAG_CLIENT_RESPONSE`).
+    sync: bool,
+    /// A CIB request's operation and call id: the CIB client library matches its reply by
+    /// call id and reports the reply's `cib_rc`.
+    cib: Option<(String, String)>,
+}
+
+impl Refusal {
+    fn of(msg_id: u32, flags: u32, message: &Element) -> Refusal {
+        let cib = (message.attr("t") == Some("cib")).then(|| {
+            let field = |name| message.attr(name).unwrap_or("").to_string();
+            (field("cib_op"), field("cib_callid"))
+        });
+        Refusal {
+            msg_id,
+            sync: flags & CLIENT_RESPONSE != 0,
+            cib,
+        }
+    }
+
+    /// The actions that refuse the request with `errno`: a CIB reply with `cib_rc` (as the
+    /// response to a synchronous call, as an event otherwise, as the CIB manager answers),
+    /// or closing any other client: Pacemaker's own `nack` would read as success to
+    /// attrd_updater and leave an asynchronous caller waiting.
+    fn actions(&self, local: LocalId, errno: i32) -> Vec<Action> {
+        let Some((op, callid)) = &self.cib else {
+            return vec![Action::IpcDisconnect { local }];
+        };
+        let payload = serialize(&cib_refusal(op, callid, errno));
+        if self.sync {
+            vec![Action::IpcResponse {
+                local,
+                id: self.msg_id,
+                payload,
+            }]
+        } else {
+            vec![Action::IpcEvent { local, payload }]
+        }
+    }
+}
+
+/// The CIB manager's reply to call `callid` (operation `op`) failing with `errno`: what the
+/// CIB client library turns into "Call <op> failed: <strerror>".
+pub fn cib_refusal(op: &str, callid: &str, errno: i32) -> Element {
+    Element::new("cib-reply")
+        .with_attr("t", "cib")
+        .with_attr("cib_op", op)
+        .with_attr("cib_callid", callid)
+        .with_attr("cib_rc", errno)
+}
+
 fn destroy(session: &str) -> Element {
     Element::new(LRMD_IPC_PROXY)
         .with_attr(attr::IPC_OP, "destroy")
         .with_attr(attr::IPC_SESSION, session)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::connection::dispatch::DispatchSettings;
+    use crate::executor::{ExecLimits, Executor, Now};
+    use crate::proto::{xml, Request};
+
+    const REGISTER: &str = r#"<lrmd_command t="lrmd" lrmd_op="register" lrmd_clientname="pacemaker-remote-10.213.0.2:3121" lrmd_protocol_version="1.1" lrmd_is_ipc_provider="true" lrmd_remote_msg_id="63" lrmd_remote_msg_type="request"/>"#;
+
+    fn parse(text: &str) -> Element {
+        xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
+    }
+
+    /// A dispatcher with one signed-on provider (conn 1) and a local cib_rw client 7.
+    fn with_session() -> Dispatcher {
+        let executor = Executor::new(
+            ExecLimits {
+                max_resources: 8,
+                max_queued_operations: 8,
+                max_recurring_operations: 8,
+                max_children: 8,
+            },
+            crate::agents::Paths::default(),
+        );
+        let mut d = Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
+            .with_sbd_probe(Box::new(|| false));
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.connected(ConnId(1), "peer".into(), [1; 16]);
+        d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now);
+        d.ipc_connected(LocalId(7), "cib_rw", 4242, "root", [0xab; 16]);
+        d
+    }
+
+    /// The CIB reply refusing a request: (IPC response id, or None for an event; cib_rc).
+    fn cib_refusal(actions: &[Action]) -> Option<(Option<u32>, String)> {
+        actions.iter().find_map(|a| {
+            let (id, payload) = match a {
+                Action::IpcResponse {
+                    local: LocalId(7),
+                    id,
+                    payload,
+                } => (Some(*id), payload),
+                Action::IpcEvent {
+                    local: LocalId(7),
+                    payload,
+                } => (None, payload),
+                _ => return None,
+            };
+            let e = parse(std::str::from_utf8(payload).unwrap());
+            assert_eq!(e.attr("cib_callid"), Some("12"));
+            (e.name == "cib-reply").then(|| (id, e.attr("cib_rc").unwrap_or("").to_string()))
+        })
+    }
+
+    #[test]
+    fn a_request_that_fits_is_relayed_with_its_size_checked_once_wrapped() {
+        let mut d = with_session();
+        let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2"/>"#);
+        let Relay::Send { to, payload, .. } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
+            panic!("not relayed");
+        };
+        assert_eq!(to, ConnId(1));
+        assert!(payload.len() <= 1000);
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, Some(3));
+    }
+
+    #[test]
+    fn a_request_that_expands_past_the_frame_bound_is_refused_emsgsize() {
+        let mut d = with_session();
+        // Quotes in a single-quoted value come back as &quot;: six bytes for one.
+        let text = format!(
+            r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
+            "\"".repeat(1000)
+        );
+        assert!(text.len() < 1100);
+        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), 5000) {
+            Relay::Done(out) => out,
+            Relay::Send { payload, .. } => panic!("relayed {} bytes", payload.len()),
+        };
+        assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
+        assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
+        // Nothing waits for a reply from the cluster; the next request still goes.
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+        assert!(matches!(
+            d.ipc_relay(LocalId(7), 5, 0, small, 5000),
+            Relay::Send { .. }
+        ));
+    }
+
+    #[test]
+    fn a_relay_the_outbox_refused_is_answered_with_the_errno_and_forgotten() {
+        let mut d = with_session();
+        // An asynchronous CIB call: its reply, and so its refusal, is an event.
+        let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
+        let Relay::Send { refusal, .. } = d.ipc_relay(LocalId(7), 6, 0, query, usize::MAX) else {
+            panic!("not relayed");
+        };
+        let out = d.ipc_relay_refused(LocalId(7), &refusal, -libc::EAGAIN);
+        assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
+        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+    }
+
+    #[test]
+    fn a_refused_request_of_another_service_closes_its_client() {
+        let mut d = with_session();
+        let update = parse(&format!(
+            r#"<create_attrd_op t="attrd" task="update" attr_value='{}'/>"#,
+            "\"".repeat(1000)
+        ));
+        let out = match d.ipc_relay(LocalId(7), 2, 0x200, update, 5000) {
+            Relay::Done(out) => out,
+            Relay::Send { .. } => panic!("relayed"),
+        };
+        assert!(matches!(
+            out[..],
+            [Action::IpcDisconnect { local: LocalId(7) }]
+        ));
+    }
+
+    #[test]
+    fn a_request_that_would_keep_the_cluster_escaping_is_refused() {
+        // 40 000 quotes in a 40 000-byte value: 1.6e9 character moves for Pacemaker, though
+        // the wrapped request is small next to the frame bound.
+        let mut d = with_session();
+        let text = format!(
+            r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
+            "\"".repeat(40_000)
+        );
+        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), usize::MAX) {
+            Relay::Done(out) => out,
+            Relay::Send { .. } => panic!("relayed"),
+        };
+        assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
+        // Long plain values cost nothing; a few quotes in a long value are fine too.
+        let plain = format!(
+            r#"<cib_command t="cib" cib_callid="12" x="{}" y='a"b'/>"#,
+            "a".repeat(1 << 20)
+        );
+        assert!(matches!(
+            d.ipc_relay(LocalId(7), 5, 0x200, parse(&plain), usize::MAX),
+            Relay::Send { .. }
+        ));
+        assert_eq!(
+            escape_cost(&parse(r#"<a x='"&lt;'><b>&amp;</b></a>"#)),
+            2 * 12 + 6
+        );
+    }
+
+    #[test]
+    fn an_unknown_local_client_is_closed() {
+        let mut d = with_session();
+        let q = parse("<x/>");
+        assert!(matches!(
+            d.ipc_relay(LocalId(8), 1, 0, q, usize::MAX),
+            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: LocalId(8) }])
+        ));
+    }
 }

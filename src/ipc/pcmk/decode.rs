@@ -101,6 +101,90 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// What one datagram gave the decoder.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A whole message.
+    Message(Message),
+    /// A part of a longer message was stored; more are needed.
+    Part,
+    /// A compressed message (2.x): call [`Inflation::step`] until it gives the message, so
+    /// the caller decides how much work happens at once.
+    Inflate(Inflation),
+}
+
+/// A compressed message being inflated, a bounded slice at a time.
+#[cfg_attr(not(feature = "bzip2"), allow(dead_code))]
+pub struct Inflation {
+    id: u32,
+    flags: u32,
+    payload: Vec<u8>,
+    #[cfg(feature = "bzip2")]
+    inflater: crate::bzip2::Inflater,
+}
+
+impl fmt::Debug for Inflation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Inflation {{ id: {}, {} bytes }}",
+            self.id,
+            self.payload.len()
+        )
+    }
+}
+
+impl Inflation {
+    /// The request id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Bytes of text inflated so far.
+    pub fn produced(&self) -> usize {
+        #[cfg(feature = "bzip2")]
+        return self.inflater.produced();
+        #[cfg(not(feature = "bzip2"))]
+        0
+    }
+
+    /// Inflates at most `slice` more bytes. `Ok(Some)`: the whole message, checked as an
+    /// uncompressed one would be (one final NUL, none inside).
+    pub fn step(&mut self, slice: usize) -> Result<Option<Message>, DecodeError> {
+        #[cfg(feature = "bzip2")]
+        {
+            let Some(mut text) = self
+                .inflater
+                .step(&self.payload, slice)
+                .map_err(DecodeError::Compressed)?
+            else {
+                return Ok(None);
+            };
+            text_of(&text)?;
+            text.pop();
+            Ok(Some(Message {
+                id: self.id,
+                flags: self.flags,
+                xml: text,
+            }))
+        }
+        #[cfg(not(feature = "bzip2"))]
+        {
+            let _ = slice;
+            Err(DecodeError::CompressionUnsupported)
+        }
+    }
+
+    /// Inflates the rest at once (tests, fuzzing, callers that need not yield).
+    pub fn finish(mut self) -> Result<Message, DecodeError> {
+        loop {
+            if let Some(m) = self.step(1 << 20)? {
+                return Ok(m);
+            }
+        }
+    }
+}
+
 /// One whole Pacemaker message from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -147,14 +231,61 @@ impl Decoder {
         }
     }
 
+    /// The header layout this decoder reads.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
     /// Bytes held for a message still in parts.
     pub fn pending(&self) -> usize {
         self.partial.as_ref().map_or(0, |p| p.text.len())
     }
 
-    /// Decodes one whole datagram (libqb header included). `Ok(None)`: a part was stored and
-    /// more are needed. After an error the decoder should be dropped with its client.
+    /// Bytes of text this decoder will hold, beyond the datagram itself, once it takes a
+    /// datagram starting with `header` (its first [`HEADER_LEN`] bytes): a compressed
+    /// message's inflated size plus `inflater_state`, or the whole text so far of a message
+    /// in parts. 0 for a message in one datagram, or for a header the decoder will refuse
+    /// anyway (over the size bound, malformed), so no budget is waited for in vain.
+    pub fn demand(&self, header: &[u8], inflater_state: usize) -> usize {
+        let Ok(h) = decode_header(self.framing, header) else {
+            return 0;
+        };
+        match h.layout {
+            Layout::V2 {
+                size_uncompressed,
+                size_compressed,
+            } if size_compressed != 0 => {
+                let text = size_uncompressed as usize;
+                if text.saturating_sub(1) > self.max_message {
+                    return 0;
+                }
+                text.saturating_add(inflater_state)
+            }
+            Layout::V3 { size, .. } if h.flags & (FLAG_MULTIPART | FLAG_MULTIPART_END) != 0 => {
+                let total = self.pending().saturating_add(size as usize);
+                if total > self.max_message.saturating_add(1) {
+                    return 0;
+                }
+                total
+            }
+            _ => 0,
+        }
+    }
+
+    /// Decodes one whole datagram, inflating a compressed message at once (tests, fuzzing).
+    /// `Ok(None)`: a part was stored and more are needed.
     pub fn decode(&mut self, datagram: &[u8]) -> Result<Option<Message>, DecodeError> {
+        match self.feed(datagram)? {
+            Decoded::Message(m) => Ok(Some(m)),
+            Decoded::Part => Ok(None),
+            Decoded::Inflate(job) => job.finish().map(Some),
+        }
+    }
+
+    /// Takes one whole datagram (libqb header included). A compressed message comes back as
+    /// an [`Inflation`] for the caller to run. After an error the decoder should be dropped
+    /// with its client.
+    pub fn feed(&mut self, datagram: &[u8]) -> Result<Decoded, DecodeError> {
         let h = decode_header(self.framing, datagram)?;
         if usize::try_from(h.size).ok() != Some(datagram.len()) {
             return Err(DecodeError::Qb(qb::QbError::SizeMismatch {
@@ -170,20 +301,20 @@ impl Decoder {
             Layout::V2 {
                 size_uncompressed,
                 size_compressed,
-            } => self
-                .decode_v2(size_uncompressed, size_compressed, payload)
-                .map(|xml| {
-                    Some(Message {
-                        id: h.id as u32,
-                        flags: h.flags,
-                        xml,
-                    })
-                }),
-            Layout::V3 { size, part_id } => self.decode_v3(&h, size, part_id, payload),
+            } => self.decode_v2(&h, size_uncompressed, size_compressed, payload),
+            Layout::V3 { size, part_id } => self
+                .decode_v3(&h, size, part_id, payload)
+                .map(|m| m.map_or(Decoded::Part, Decoded::Message)),
         }
     }
 
-    fn decode_v2(&self, size_u: u32, size_c: u32, payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    fn decode_v2(
+        &self,
+        h: &Header,
+        size_u: u32,
+        size_c: u32,
+        payload: &[u8],
+    ) -> Result<Decoded, DecodeError> {
         // Receivers decompress whenever size_compressed is set, whatever the flag says (7.4).
         let declared = if size_c != 0 { size_c } else { size_u };
         if declared as usize != payload.len() {
@@ -195,7 +326,11 @@ impl Decoder {
         if size_c == 0 {
             let text = text_of(payload)?;
             self.check_len(text.len())?;
-            return Ok(text.to_vec());
+            return Ok(Decoded::Message(Message {
+                id: h.id as u32,
+                flags: h.flags,
+                xml: text.to_vec(),
+            }));
         }
         // The text with its NUL; checked against the bound before inflating anything.
         let text_len = (size_u as usize).saturating_sub(1);
@@ -205,10 +340,7 @@ impl Decoder {
                 max: self.max_message,
             });
         }
-        let mut text = inflate(payload, size_u as usize)?;
-        text_of(&text)?;
-        text.pop();
-        Ok(text)
+        inflation(h, size_u as usize, payload).map(Decoded::Inflate)
     }
 
     fn decode_v3(
@@ -291,11 +423,16 @@ impl Decoder {
 }
 
 #[cfg(feature = "bzip2")]
-fn inflate(payload: &[u8], expected: usize) -> Result<Vec<u8>, DecodeError> {
-    crate::bzip2::decompress(payload, expected).map_err(DecodeError::Compressed)
+fn inflation(h: &Header, expected: usize, payload: &[u8]) -> Result<Inflation, DecodeError> {
+    Ok(Inflation {
+        id: h.id as u32,
+        flags: h.flags,
+        payload: payload.to_vec(),
+        inflater: crate::bzip2::Inflater::new(expected),
+    })
 }
 
 #[cfg(not(feature = "bzip2"))]
-fn inflate(_payload: &[u8], _expected: usize) -> Result<Vec<u8>, DecodeError> {
+fn inflation(_h: &Header, _expected: usize, _payload: &[u8]) -> Result<Inflation, DecodeError> {
     Err(DecodeError::CompressionUnsupported)
 }

@@ -511,3 +511,75 @@ fn fuzz_entry_runs() {
     fuzz_decode(&[]);
     fuzz_decode(&[7, 1]);
 }
+
+#[cfg(feature = "bzip2")]
+#[test]
+fn compressed_requests_inflate_in_slices_and_say_what_they_will_hold() {
+    let xml: Vec<u8> = b"<nvpair/>".iter().cycle().take(300_000).copied().collect();
+    let text = with_nul(&xml);
+    let c = crate::bzip2::compress(&text, 100_000).unwrap();
+    let d = datagram_v2(9, 0x200, text.len() as u32, c.len() as u32, &[&c]);
+    let mut dec = Decoder::new(Framing::Pacemaker2, MAX);
+    // Before taking it: the inflated size plus the decompressor's state.
+    assert_eq!(dec.demand(&d[..HEADER_LEN], 1000), text.len() + 1000);
+    // A plain message in one datagram, or a claim over the bound, needs nothing.
+    assert_eq!(dec.demand(&v2(1, 0, b"<x/>")[..HEADER_LEN], 1000), 0);
+    let huge = datagram_v2(9, 0, (MAX + 2) as u32, c.len() as u32, &[&c]);
+    assert_eq!(dec.demand(&huge[..HEADER_LEN], 1000), 0);
+    assert_eq!(dec.demand(b"short", 1000), 0);
+    let Ok(Decoded::Inflate(mut job)) = dec.feed(&d) else {
+        panic!("expected an inflation");
+    };
+    assert_eq!(job.id(), 9);
+    let mut steps = 0;
+    let m = loop {
+        steps += 1;
+        if let Some(m) = job.step(32 * 1024).unwrap() {
+            break m;
+        }
+        assert!(job.produced() <= steps * 32 * 1024);
+    };
+    assert!(steps >= 300_000 / (32 * 1024), "{steps}");
+    assert_eq!((m.id, m.flags, m.xml), (9, 0x200, xml));
+}
+
+#[cfg(feature = "bzip2")]
+#[test]
+fn a_bzip2_bomb_stops_one_byte_past_its_claim() {
+    // 8 MiB of one byte in a few kilobytes, claiming 1 MiB.
+    let bomb = crate::bzip2::compress(&vec![b'a'; 8 << 20], 1 << 20).unwrap();
+    let d = datagram_v2(3, 0x200, 1 << 20, bomb.len() as u32, &[&bomb]);
+    let mut dec = Decoder::new(Framing::Pacemaker2, MAX);
+    let Ok(Decoded::Inflate(mut job)) = dec.feed(&d) else {
+        panic!("expected an inflation");
+    };
+    let e = loop {
+        match job.step(256 * 1024) {
+            Ok(None) => assert!(job.produced() <= (1 << 20) + 1),
+            Ok(Some(_)) => panic!("a bomb passed"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(e, DecodeError::Compressed(_)), "{e}");
+    // A claim over the bound is refused before anything is inflated.
+    let over = datagram_v2(4, 0, (MAX + 2) as u32, bomb.len() as u32, &[&bomb]);
+    assert!(matches!(dec.feed(&over), Err(DecodeError::TooLarge { .. })));
+}
+
+#[test]
+fn parts_demand_the_whole_text_so_far() {
+    let mut dec = Decoder::new(Framing::Pacemaker3, MAX);
+    let first = v3(2, FLAG_MULTIPART, 0, &with_nul(&[b'a'; 100]));
+    assert_eq!(dec.demand(&first[..HEADER_LEN], 1000), 101);
+    assert!(matches!(dec.feed(&first), Ok(Decoded::Part)));
+    let second = v3(2, FLAG_MULTIPART, 1, &with_nul(&[b'b'; 50]));
+    assert_eq!(dec.demand(&second[..HEADER_LEN], 1000), 100 + 51);
+    // A single message needs nothing beyond its datagram.
+    let single = v3(3, 0, 0, &with_nul(b"<x/>"));
+    assert_eq!(dec.demand(&single[..HEADER_LEN], 1000), 0);
+    // Out of order while a message is in parts.
+    assert!(matches!(
+        dec.feed(&single),
+        Err(DecodeError::PartOrder { .. })
+    ));
+}

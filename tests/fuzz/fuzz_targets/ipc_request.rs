@@ -1,0 +1,96 @@
+//! cargo-fuzz target: a local tool's request the whole way to the cluster and back to a value.
+//! Parse (libqb datagram, Pacemaker header, XML), type (the element the proxy relays), emit
+//! (the relay for the cluster, bounded by a frame's size), parse again: the relayed element is
+//! the one the tool sent, and a relay over the bound is refused instead (a CIB reply with
+//! -EMSGSIZE, or the client closed).
+#![no_main]
+
+use std::time::Instant;
+
+use pcmk_remoted::agents::Paths;
+use pcmk_remoted::connection::dispatch::proxy::Relay;
+use pcmk_remoted::connection::dispatch::{Action, DispatchSettings, Dispatcher};
+use pcmk_remoted::connection::sessions::LocalId;
+use pcmk_remoted::connection::ConnId;
+use pcmk_remoted::executor::{ExecLimits, Executor, Now};
+use pcmk_remoted::ipc::pcmk::{Decoder, Framing};
+use pcmk_remoted::proto::{xml, Request};
+
+const REGISTER: &[u8] = br#"<lrmd_command t="lrmd" lrmd_op="register" lrmd_clientname="fuzz" lrmd_protocol_version="1.1" lrmd_is_ipc_provider="true" lrmd_remote_msg_id="1" lrmd_remote_msg_type="request"/>"#;
+
+fn dispatcher() -> Dispatcher {
+    let limits = ExecLimits {
+        max_resources: 1,
+        max_queued_operations: 1,
+        max_recurring_operations: 1,
+        max_children: 1,
+    };
+    let mut d = Dispatcher::new(
+        DispatchSettings::default(),
+        Executor::new(limits, Paths::default()),
+        Instant::now(),
+    )
+    .with_sbd_probe(Box::new(|| false));
+    let now = Now {
+        mono: Instant::now(),
+        epoch: 1_700_000_000,
+    };
+    let register = xml::parse(REGISTER, &xml::Limits::default()).expect("fixture parses");
+    d.connected(ConnId(1), "fuzz".into(), [1; 16]);
+    d.handle(ConnId(1), Request::from_xml(&register), now);
+    d.ipc_connected(LocalId(7), "cib_rw", 1, "root", [2; 16]);
+    d
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Some((&sel, datagram)) = data.split_first() else {
+        return;
+    };
+    let framing = if sel & 1 == 0 {
+        Framing::Pacemaker2
+    } else {
+        Framing::Pacemaker3
+    };
+    // The frame bound, scaled down so the fuzzer reaches it.
+    let max_text = 64 + usize::from(sel >> 1) * 64;
+    let Ok(Some(m)) = Decoder::new(framing, 1 << 20).decode(datagram) else {
+        return;
+    };
+    let limits = xml::Limits::default();
+    let Ok(sent) = xml::parse(&m.xml, &limits) else {
+        return;
+    };
+    let mut d = dispatcher();
+    match d.ipc_relay(LocalId(7), m.id, m.flags, sent.clone(), max_text) {
+        Relay::Send { to, payload, .. } => {
+            assert_eq!(to, ConnId(1));
+            assert!(payload.len() <= max_text);
+            // The wrapper adds two levels and two elements around the tool's message.
+            let wrapped = xml::Limits {
+                max_depth: limits.max_depth + 2,
+                max_elements: limits.max_elements + 2,
+                max_bytes: usize::MAX,
+                ..limits
+            };
+            let relay = xml::parse(&payload, &wrapped).expect("our relay parses");
+            let inner = relay
+                .child("lrmd_ipc_msg")
+                .and_then(|m| m.elements().next())
+                .expect("the relay carries the message");
+            assert_eq!(inner, &sent);
+        }
+        Relay::Done(actions) => {
+            // Refused: a CIB reply carrying -EMSGSIZE, or the client closed.
+            let refused = actions.iter().any(|a| match a {
+                Action::IpcDisconnect { local } => *local == LocalId(7),
+                Action::IpcResponse { payload, .. } | Action::IpcEvent { payload, .. } => {
+                    let rc = br#"cib_rc="-90""#;
+                    payload.starts_with(b"<cib-reply ")
+                        && payload.windows(rc.len()).any(|w| w == rc)
+                }
+                _ => false,
+            });
+            assert!(refused, "{actions:?}");
+        }
+    }
+});
