@@ -12,3 +12,4 @@ pub mod process;
 pub mod signal;
 pub mod socket;
 pub mod time;
+pub mod users;
