@@ -92,7 +92,7 @@ pub struct CheckArgs {
 #[derive(FromArgs, Debug, PartialEq)]
 #[argh(subcommand, name = "demo")]
 pub struct DemoArgs {
-    /// TCP port on 127.0.0.1 (default 3121)
+    /// TCP port on 127.0.0.1 (default 3121; 0 for any free port)
     #[argh(option, short = 'p', default = "3121")]
     pub port: u16,
 
