@@ -26,6 +26,20 @@ use crate::config::authkey::KeySource;
 use crate::exitcode;
 use crate::sys::signal;
 
+/// `println!` that never panics: a closed stdout loses the text, nothing else.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Starts the daemon as a child on 127.0.0.1, checks it, then serves until interrupted (or
 /// stops it at once with `--once`). Returns the exit status.
 pub fn run(args: &DemoArgs) -> i32 {
@@ -34,19 +48,19 @@ pub fn run(args: &DemoArgs) -> i32 {
     let mut signals = match signal::install(&[signal::SIGINT, signal::SIGTERM, signal::SIGHUP]) {
         Ok(pipe) => pipe,
         Err(e) => {
-            eprintln!("demo: cannot install signal handlers: {e}");
+            tell!("demo: cannot install signal handlers: {e}");
             return exitcode::FATAL;
         }
     };
-    // `install` ignores SIGPIPE, which a daemon wants; a command-line tool whose output is
-    // cut short (`demo | head`) should just end.
-    let _ = signal::reset_default(signal::SIGPIPE);
+    // `install` also ignores SIGPIPE: were our output cut short (`demo | head`), SIGPIPE would
+    // end us without cleaning up, so we print through `say!` and `tell!`, which drop what cannot
+    // be written, and go on to stop the daemon and remove the directory as usual.
     install_panic_cleanup();
 
     let port = match free_port(args.port) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("demo: {msg}");
+            tell!("demo: {msg}");
             return exitcode::FATAL;
         }
     };
@@ -54,7 +68,7 @@ pub fn run(args: &DemoArgs) -> i32 {
     let dir = match PrivateDir::create(&base, random_names()) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!(
+            tell!(
                 "demo: cannot create a private directory in {}: {e}",
                 base.display()
             );
@@ -64,14 +78,14 @@ pub fn run(args: &DemoArgs) -> i32 {
     let key = match write_key(&dir.path) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!(
+            tell!(
                 "demo: cannot write a development key in {}: {e}",
                 dir.path.display()
             );
             return exitcode::FATAL;
         }
     };
-    println!(
+    say!(
         "demo: development key {} (4096 random bytes)",
         key.display()
     );
@@ -82,18 +96,18 @@ pub fn run(args: &DemoArgs) -> i32 {
     let daemon = match start_daemon(port, &key) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("demo: cannot start the daemon: {e}");
+            tell!("demo: cannot start the daemon: {e}");
             return exitcode::FATAL;
         }
     };
-    println!("demo: daemon started, pid {}", daemon.id());
+    say!("demo: daemon started, pid {}", daemon.id());
     remember_daemon(Some(daemon.id()));
     let daemon = session.daemon.insert(daemon);
 
     let checked = match wait_and_check(daemon, port, &key, &mut signals) {
         Waited::Checked(text) => {
-            println!("{text}");
-            println!(
+            say!("{text}");
+            say!(
                 "demo: check it again from another shell with:\n  {} check 127.0.0.1 --port {port} --authkey {}",
                 std::env::args().next().unwrap_or_default(),
                 key.display()
@@ -101,11 +115,11 @@ pub fn run(args: &DemoArgs) -> i32 {
             true
         }
         Waited::Failed(msg) => {
-            println!("demo: FAILED: {msg}");
+            say!("demo: FAILED: {msg}");
             false
         }
         Waited::Interrupted(sig) => {
-            println!("demo: {}; stopping", signal_name(sig));
+            say!("demo: {}; stopping", signal_name(sig));
             return session.stop();
         }
     };
@@ -117,19 +131,19 @@ pub fn run(args: &DemoArgs) -> i32 {
             exitcode::CHECK_FAILED
         };
     }
-    println!("demo: serving on 127.0.0.1:{port}; press Ctrl-C to stop");
+    say!("demo: serving on 127.0.0.1:{port}; press Ctrl-C to stop");
     let Some(daemon) = session.daemon.as_mut() else {
         return exitcode::FATAL;
     };
     match serve(daemon, &mut signals) {
         Served::Exited(status) => {
-            println!("demo: the daemon exited ({status})");
+            say!("demo: the daemon exited ({status})");
             session.daemon = None;
             remember_daemon(None);
             status.code().unwrap_or(exitcode::FATAL)
         }
         Served::Interrupted(sig) => {
-            println!("demo: {}; stopping", signal_name(sig));
+            say!("demo: {}; stopping", signal_name(sig));
             session.stop()
         }
     }

@@ -140,6 +140,39 @@ fn the_private_directory_is_gone_after_sigterm_and_ctrl_c() {
 }
 
 #[test]
+fn output_cut_short_still_cleans_up() {
+    // `demo --once | head -1`: the reader goes away after the first line.
+    let tmp = Scratch::new("cut");
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--once", "--port", "0"])
+        .env("TMPDIR", &tmp.tmpdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(demo.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let dir = key_dir(&first);
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = demo.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = demo.kill();
+            panic!("demo still running with its output closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    assert_eq!(tmp.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn the_private_directory_is_gone_when_the_daemon_fails() {
     let tmp = Scratch::new("fails");
     let mut cmd = Command::new(BIN);

@@ -122,11 +122,18 @@ pub fn prepare(
         "nagios" => nagios::prepare(paths, rsc_id, &def.agent, action, interval_ms, params),
         "stonith" => stonith::prepare(action, interval_ms),
         known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
-        _ => Prepared::Finished(OpResult::made_up(
-            rc::NOT_INSTALLED,
-            ExecStatus::NotInstalled,
-            format!("{}: No such file or directory", def.agent),
-        )),
+        // Classes are compared, never used in a path; an unknown one is answered as the
+        // original answers it, as a missing agent.
+        unknown => {
+            crate::limited!(
+                Source::Agent,
+                log::Level::Warn,
+                "rsc={} agent not run: class '{}' is unknown; answered as not installed",
+                escaped(rsc_id),
+                escaped(unknown)
+            );
+            Prepared::Finished(missing(&def.agent))
+        }
     }
 }
 
@@ -359,7 +366,11 @@ fn check_names(rsc_id: &str, class: &str, names: &[(&str, &str)]) -> Result<(), 
 fn check_confined(rsc_id: &str, dir: &Path, program: &Path) -> Result<(), ()> {
     names::confine(dir, program).map_err(|why| match why {
         names::Refusal::Unresolved(e) => {
-            log::debug!("rsc={} {}: {e}", escaped(rsc_id), program.display());
+            log::debug!(
+                "rsc={} {}: {e}",
+                escaped(rsc_id),
+                escaped(&program.display().to_string())
+            );
         }
         refusal => crate::limited!(
             Source::Agent,
