@@ -95,6 +95,7 @@ const MAX_BUFFER: usize = 1 << 20;
 /// Members kept of one group; more add nothing to a warning.
 const MAX_NAMES: usize = 4096;
 /// Entries read from the user database at most, so a huge directory cannot stall the caller.
+/// A bound like those in `limits.rs`, where it is to move (with a README Limits row).
 pub const MAX_USERS_SCANNED: usize = 100_000;
 
 static WALK: Mutex<()> = Mutex::new(());
