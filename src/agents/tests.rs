@@ -146,6 +146,12 @@ struct Tree {
     paths: Paths,
 }
 
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
 fn tree(tag: &str) -> Tree {
     let root = std::env::temp_dir().join(format!("pcmkr-agents-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
@@ -461,7 +467,6 @@ fn names_that_would_leave_the_agent_directories_are_answered_as_missing() {
             "{d:?}"
         );
     }
-    let _ = fs::remove_dir_all(&t.root);
 }
 
 #[test]
@@ -487,5 +492,4 @@ fn links_to_places_only_root_can_change_are_followed_as_the_original_follows_the
         };
         assert_eq!(inv.program, t.root.join("init.d/trusted"));
     }
-    let _ = fs::remove_dir_all(&t.root);
 }
