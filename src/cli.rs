@@ -92,8 +92,8 @@ pub struct CheckArgs {
 #[derive(FromArgs, Debug, PartialEq)]
 #[argh(subcommand, name = "demo")]
 pub struct DemoArgs {
-    /// TCP port on 127.0.0.1 (default 3121)
-    #[argh(option, short = 'p', default = "3121", from_str_fn(port_number))]
+    /// TCP port on 127.0.0.1 (default 3121; 0 for any free port)
+    #[argh(option, short = 'p', default = "3121", from_str_fn(port_or_any))]
     pub port: u16,
 
     /// exit after the check instead of serving
@@ -158,6 +158,14 @@ fn glued_short_value(arg: &str) -> Option<(&str, &str)> {
     }
     let flag = &arg[..2];
     matches!(flag, "-p" | "-l").then(|| (flag, &arg[2..]))
+}
+
+/// A TCP port or 0 ("any free port", for `demo`).
+fn port_or_any(text: &str) -> Result<u16, String> {
+    match text.trim() {
+        "0" => Ok(0),
+        _ => port_number(text),
+    }
 }
 
 /// A TCP port, with an error that says what a port may be instead of a parser's own words.

@@ -239,6 +239,10 @@ pub const IPC_RELAY_MAX_ESCAPE_COST: u64 = 100_000_000;
 /// the cluster meanwhile; see README "Tools on the node").
 pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);
 
+/// Entries read from the user database at most when looking for users whose primary group
+/// can read the key (key advice), so a huge directory service cannot stall the daemon.
+pub const USER_DATABASE_SCAN_MAX: usize = 100_000;
+
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",

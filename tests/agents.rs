@@ -81,6 +81,8 @@ impl Rig {
         for dir in [
             format!("resource.d/{PROVIDER}"),
             String::from("lsb"),
+            String::from("nagios"),
+            String::from("secrets"),
             String::from("work"),
         ] {
             fs::create_dir_all(tree.path(&dir)).unwrap();
@@ -90,6 +92,8 @@ impl Rig {
             .env("PCMK_remoted_ocf_ra_path", &path("resource.d"))
             .env("PCMK_remoted_ocf_root", tree.dir.to_str().unwrap())
             .env("PCMK_remoted_lsb_dir", &path("lsb"))
+            .env("PCMK_remoted_nagios_dir", &path("nagios"))
+            .env("PCMK_remoted_secrets_dir", &path("secrets"))
             .env("PCMK_debug", "yes")
             .env("PCMKRTEST_DIR", &path("work"))
             .env("PCMKRTEST_TAG", &tag);
@@ -905,6 +909,138 @@ fn lsb_scripts_map_status_and_report_missing_scripts_by_path() {
         let (note, _) = rig.run_action("l2", action, 5000, &[], STEP);
         assert_result(&note, 5, NOT_INSTALLED, Some(reason.as_str()));
     }
+    rig.finish(&[]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Names that would leave the agent directories
+
+#[test]
+fn names_that_leave_the_agent_directories_run_nothing() {
+    let _t = timing_shared();
+    let mut rig = Rig::start("traversal", &[]);
+    let tree = rig.tree.dir.clone();
+    let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    // The marker, where only a name that walks out could reach it: beside the agent
+    // directories, in a directory anyone can write to (linked from inside), and hidden.
+    for dir in ["outside", "open"] {
+        fs::create_dir_all(tree.join(dir)).unwrap();
+    }
+    for dir in [tree.join("outside"), tree.join("open")] {
+        rig.install("marker", &dir, "marker", 0o755);
+    }
+    mode(&tree.join("open"), 0o777);
+    std::os::unix::fs::symlink(tree.join("open"), tree.join("resource.d/escape")).unwrap();
+    rig.install_ocf("marker", ".marker", 0o755);
+    // A valid CIB secret outside the secrets directory.
+    fs::write(tree.join("outside/password"), "s3cr3t\n").unwrap();
+    fs::write(
+        tree.join("outside/password.sign"),
+        "a4d80eac9ab26a4a2da04125bc2c096a\n",
+    )
+    .unwrap();
+    let outside = tree.join("outside").display().to_string();
+    let outside_marker = tree.join("outside/marker").display().to_string();
+    let lsb = tree.join("lsb").display().to_string();
+
+    let cases: Vec<(&str, &str, Option<&str>, &str, String)> = vec![
+        (
+            "abs-provider",
+            "ocf",
+            Some(&outside),
+            "marker",
+            "marker".into(),
+        ),
+        (
+            "abs-type",
+            "ocf",
+            Some(PROVIDER),
+            &outside_marker,
+            outside_marker.clone(),
+        ),
+        (
+            "dotdot-type",
+            "ocf",
+            Some(PROVIDER),
+            "../../outside/marker",
+            "../../outside/marker".into(),
+        ),
+        (
+            "dotdot-provider",
+            "ocf",
+            Some(".."),
+            "outside/marker",
+            "outside/marker".into(),
+        ),
+        (
+            "linked-dir",
+            "ocf",
+            Some("escape"),
+            "marker",
+            "marker".into(),
+        ),
+        ("hidden", "ocf", Some(PROVIDER), ".marker", ".marker".into()),
+        (
+            "lsb-abs",
+            "lsb",
+            None,
+            &outside_marker,
+            format!("{lsb}/{outside_marker}"),
+        ),
+        (
+            "lsb-dotdot",
+            "lsb",
+            None,
+            "../outside/marker",
+            format!("{lsb}/../outside/marker"),
+        ),
+        (
+            "nagios-dotdot",
+            "nagios",
+            None,
+            "../outside/marker",
+            "../outside/marker".into(),
+        ),
+    ];
+    for (id, class, provider, agent, shown) in &cases {
+        rig.register_as(id, class, *provider, agent);
+        let (note, _) = rig.run_action(id, "start", 5000, &[], STEP);
+        let reason = format!("{shown}: No such file or directory");
+        assert_result(&note, 5, NOT_INSTALLED, Some(reason.as_str()));
+    }
+    // A resource id that would read a secret from outside the secrets directory: the start
+    // fails as for a missing secret, and the (legitimate) agent does not run.
+    rig.install_ocf("marker", "marker", 0o755);
+    rig.register("../outside", "marker");
+    let (note, _) = rig.run_action("../outside", "start", 5000, &[("password", "lrm://")], STEP);
+    assert_result(&note, 2, DONE, Some("Unable to load CIB secrets"));
+    assert!(
+        !rig.work("marker-ran").exists(),
+        "ran: {:?}",
+        lines(&rig.work("marker-ran"))
+    );
+    // One log line for each refusal, naming the resource and why.
+    let log = rig.daemon.log();
+    for (id, ..) in &cases {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("rsc={id} ")) && l.contains("not run")),
+            "no refusal logged for {id}:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("open is writable by group or others"),
+        "linked-dir refusal:\n{log}"
+    );
+    // The marker does leave its note when a request may reach it.
+    rig.register("m1", "marker");
+    let (note, _) = rig.run_action("m1", "start", 5000, &[], STEP);
+    assert_result(&note, 0, DONE, None);
+    let installed = tree.join(format!("resource.d/{PROVIDER}/marker"));
+    assert_eq!(
+        lines(&rig.work("marker-ran")),
+        [format!("{} start", installed.display())]
+    );
     rig.finish(&[]);
 }
 

@@ -5,11 +5,16 @@
 //! [`Prepared`]: something to run, or a result known without running anything (agent
 //! missing, class unknown or compiled out). After the run, [`interpret`] maps the exit the
 //! way the class defines (protocol.md 10.3-10.5, 11.6, 12).
+//!
+//! Names from requests never leave the configured directories ([`names`]): a provider, type or
+//! resource id that is not one plain file name gets the reply of a missing agent and one
+//! (rate-limited) log line, and nothing runs.
 
 #[cfg(feature = "class-lsb")]
 mod lsb;
 #[cfg(feature = "class-nagios")]
 mod nagios;
+mod names;
 #[cfg(feature = "class-ocf")]
 mod ocf;
 #[cfg(feature = "class-service")]
@@ -22,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use crate::executor::resource::Definition;
 use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
+use crate::logging::{escaped, Source};
 use crate::process::{ChildExit, Finished};
 
 /// Where agents live; Debian's paths by default, other values for tests and boards.
@@ -109,18 +115,25 @@ pub fn prepare(
         #[cfg(feature = "class-ocf")]
         "ocf" => ocf::prepare(paths, def, rsc_id, action, params),
         #[cfg(feature = "class-lsb")]
-        "lsb" => lsb::prepare(paths, &def.agent, action),
+        "lsb" => lsb::prepare(paths, rsc_id, &def.agent, action),
         #[cfg(feature = "class-service")]
-        "service" => service::prepare(paths, &def.agent, action),
+        "service" => service::prepare(paths, rsc_id, &def.agent, action),
         #[cfg(feature = "class-nagios")]
-        "nagios" => nagios::prepare(paths, &def.agent, action, interval_ms, params),
+        "nagios" => nagios::prepare(paths, rsc_id, &def.agent, action, interval_ms, params),
         "stonith" => stonith::prepare(action, interval_ms),
         known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
-        _ => Prepared::Finished(OpResult::made_up(
-            rc::NOT_INSTALLED,
-            ExecStatus::NotInstalled,
-            format!("{}: No such file or directory", def.agent),
-        )),
+        // Classes are compared, never used in a path; an unknown one is answered as the
+        // original answers it, as a missing agent.
+        unknown => {
+            crate::limited!(
+                Source::Agent,
+                log::Level::Warn,
+                "rsc={} agent not run: class '{}' is unknown; answered as not installed",
+                escaped(rsc_id),
+                escaped(unknown)
+            );
+            Prepared::Finished(missing(&def.agent))
+        }
     }
 }
 
@@ -317,6 +330,57 @@ fn check_executable(path: &Path, name: &str) -> Result<(), OpResult> {
             _ => Err(missing(name)),
         },
     }
+}
+
+/// What the original answers when a resource, class, provider, type or action is empty.
+fn information_missing() -> OpResult {
+    OpResult::made_up(
+        rc::UNKNOWN_ERROR,
+        ExecStatus::ErrorFatal,
+        "Required agent or action information missing",
+    )
+}
+
+/// Checks each `(what, name)` of a request that becomes a file name; logs the first refused
+/// one. `Err` carries nothing: the caller answers as for a missing agent, which is what a
+/// name that cannot exist in the directory amounts to.
+fn check_names(rsc_id: &str, class: &str, names: &[(&str, &str)]) -> Result<(), ()> {
+    for (what, name) in names {
+        if let Err(why) = names::check(name) {
+            crate::limited!(
+                Source::Agent,
+                log::Level::Warn,
+                "rsc={} {class} agent not run: {what} '{}' {why} (must be one file name in the \
+                 agent directory); answered as not installed",
+                escaped(rsc_id),
+                escaped(name)
+            );
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `program`, found in the configured directory `dir`, lies there or somewhere
+/// only root can change; logs a refusal. The caller then answers as for a missing agent.
+fn check_confined(rsc_id: &str, dir: &Path, program: &Path) -> Result<(), ()> {
+    names::confine(dir, program).map_err(|why| match why {
+        names::Refusal::Unresolved(e) => {
+            log::debug!(
+                "rsc={} {}: {e}",
+                escaped(rsc_id),
+                escaped(&program.display().to_string())
+            );
+        }
+        refusal => crate::limited!(
+            Source::Agent,
+            log::Level::Warn,
+            "rsc={} agent {} not run: {}; answered as not installed",
+            escaped(rsc_id),
+            escaped(&program.display().to_string()),
+            escaped(&refusal.to_string())
+        ),
+    })
 }
 
 fn missing(name: &str) -> OpResult {

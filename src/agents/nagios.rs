@@ -1,13 +1,17 @@
 //! Nagios plugins (feature `class-nagios`, Pacemaker 2.1.5 semantics; removed in 3.0):
 //! `<plugin dir>/<type>`, a probe runs `--version` and a successful one reports "not running"
 //! (a plugin has nothing to probe), `stop` runs nothing and succeeds, other actions pass
-//! parameters as `--name value` (protocol.md 10.5).
+//! parameters as `--name value` (protocol.md 10.5). The type is one file name (`names`).
 
-use super::{check_executable, Invocation, Mapping, Paths, Prepared};
+use super::{
+    check_confined, check_executable, check_names, information_missing, missing, Invocation,
+    Mapping, Paths, Prepared,
+};
 use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 
 pub(super) fn prepare(
     paths: &Paths,
+    rsc_id: &str,
     agent: &str,
     action: &str,
     interval_ms: u32,
@@ -21,7 +25,16 @@ pub(super) fn prepare(
             output: None,
         });
     }
+    if agent.is_empty() {
+        return Prepared::Finished(information_missing());
+    }
+    if check_names(rsc_id, "nagios", &[("type", agent)]).is_err() {
+        return Prepared::Finished(missing(agent));
+    }
     let program = paths.nagios_dir.join(agent);
+    if program.exists() && check_confined(rsc_id, &paths.nagios_dir, &program).is_err() {
+        return Prepared::Finished(missing(agent));
+    }
     if let Err(result) = check_executable(&program, agent) {
         return Prepared::Finished(result);
     }

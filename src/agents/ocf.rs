@@ -1,9 +1,12 @@
 //! OCF resource agents (feature `class-ocf`): `<ra path>/<provider>/<type> <action>`, with
-//! parameters as `OCF_RESKEY_*` variables (protocol.md 12.3).
+//! parameters as `OCF_RESKEY_*` variables (protocol.md 12.3). Provider and type are each one
+//! file name (`names`).
 
-use super::{check_executable, missing, Invocation, Mapping, Paths, Prepared, EXIT_REASON_PREFIX};
+use super::{
+    check_confined, check_executable, check_names, information_missing, missing, Invocation,
+    Mapping, Paths, Prepared, EXIT_REASON_PREFIX,
+};
 use crate::executor::resource::Definition;
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 
 /// The OCF version the environment announces.
 const RA_VERSION: (&str, &str) = ("1", "1");
@@ -15,21 +18,32 @@ pub(super) fn prepare(
     action: &str,
     params: &[(String, String)],
 ) -> Prepared {
-    let Some(provider) = def.provider.as_deref().filter(|p| !p.is_empty()) else {
-        return Prepared::Finished(OpResult::made_up(
-            rc::UNKNOWN_ERROR,
-            ExecStatus::ErrorFatal,
-            "Required agent or action information missing",
-        ));
-    };
-    let Some(program) = paths
+    let provider = def.provider.as_deref().unwrap_or("");
+    if provider.is_empty() || def.agent.is_empty() {
+        return Prepared::Finished(information_missing());
+    }
+    if check_names(
+        rsc_id,
+        "ocf",
+        &[("provider", provider), ("type", &def.agent)],
+    )
+    .is_err()
+    {
+        return Prepared::Finished(missing(&def.agent));
+    }
+    // First match along the path wins, as in the original; a refused match does not fall
+    // through to a later directory, which would run a different agent than the one named.
+    let Some((dir, program)) = paths
         .ocf_ra_path
         .iter()
-        .map(|dir| dir.join(provider).join(&def.agent))
-        .find(|p| p.exists())
+        .map(|dir| (dir, dir.join(provider).join(&def.agent)))
+        .find(|(_, p)| p.exists())
     else {
         return Prepared::Finished(missing(&def.agent));
     };
+    if check_confined(rsc_id, dir, &program).is_err() {
+        return Prepared::Finished(missing(&def.agent));
+    }
     if let Err(result) = check_executable(&program, &def.agent) {
         return Prepared::Finished(result);
     }

@@ -10,8 +10,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::Paths;
+use super::{names, Paths};
 use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
+use crate::logging::{escaped, Source};
 
 /// The placeholder value the CIB holds for a secret parameter.
 pub const MAGIC: &str = "lrm://";
@@ -28,7 +29,6 @@ pub(super) fn resolve(
     if !params.iter().any(|(_, v)| v == MAGIC) {
         return Ok(params.to_vec());
     }
-    let dir = paths.secrets_dir.join(rsc_id);
     let mut out = Vec::with_capacity(params.len());
     let mut failed = None;
     for (name, value) in params {
@@ -36,10 +36,17 @@ pub(super) fn resolve(
             out.push((name.clone(), value.clone()));
             continue;
         }
-        match read_secret(&dir, name) {
+        match read_secret(&paths.secrets_dir, rsc_id, name) {
             Ok(secret) => out.push((name.clone(), secret)),
             Err(why) => {
-                log::error!("rsc={rsc_id}: secret parameter {name}: {why}");
+                crate::limited!(
+                    Source::Agent,
+                    log::Level::Error,
+                    "rsc={}: secret parameter {}: {}",
+                    escaped(rsc_id),
+                    escaped(name),
+                    escaped(&why)
+                );
                 failed.get_or_insert(why);
                 out.push((name.clone(), value.clone()));
             }
@@ -48,7 +55,10 @@ pub(super) fn resolve(
     match failed {
         None => Ok(out),
         Some(_) if action.eq_ignore_ascii_case("stop") => {
-            log::info!("rsc={rsc_id}: stopping despite unreadable CIB secrets");
+            log::info!(
+                "rsc={}: stopping despite unreadable CIB secrets",
+                escaped(rsc_id)
+            );
             Ok(out)
         }
         Some(_) => Err(OpResult {
@@ -63,14 +73,25 @@ pub(super) fn resolve(
 /// The exit reason the original's child reports when secrets cannot be loaded.
 const FAILURE: &str = "Unable to load CIB secrets";
 
-fn read_secret(dir: &Path, name: &str) -> Result<String, String> {
-    if name.contains('/') || name == ".." {
-        return Err(String::from("the parameter name is not a file name"));
-    }
+/// The secret `<base>/<rsc_id>/<name>`, checked against its `.sign` file. Both names must be
+/// plain file names and both files must lie in `base` (or somewhere only root can change),
+/// as for agents (`names`).
+fn read_secret(base: &Path, rsc_id: &str, name: &str) -> Result<String, String> {
+    names::check(rsc_id)
+        .map_err(|why| format!("the resource id {why}, so it is not a file name"))?;
+    names::check(name)
+        .map_err(|why| format!("the parameter name {why}, so it is not a file name"))?;
+    let dir = base.join(rsc_id);
     let value_file = dir.join(name);
+    let sign_file = dir.join(format!("{name}.sign"));
+    for file in [&value_file, &sign_file] {
+        match names::confine(base, file) {
+            Ok(()) | Err(names::Refusal::Unresolved(_)) => {}
+            Err(refusal) => return Err(format!("{}: {refusal}", file.display())),
+        }
+    }
     let value = first_line(&value_file)
         .map_err(|e| format!("cannot read {}: {e}", value_file.display()))?;
-    let sign_file = dir.join(format!("{name}.sign"));
     let sign =
         first_line(&sign_file).map_err(|e| format!("cannot read {}: {e}", sign_file.display()))?;
     let digest = format!("{:x}", md5::compute(value.as_bytes()));
@@ -128,5 +149,55 @@ mod tests {
         assert_eq!(stop[0].1, MAGIC);
         assert!(resolve(&paths, "r1", "start", &p("../r1/password")).is_err());
         std::fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn resource_ids_never_lead_out_of_the_secrets_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("pcmkr-secrets-esc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let base = root.join("secrets");
+        let open = root.join("open");
+        // A valid secret outside the directory, where anyone may write.
+        for dir in [base.clone(), open.join("r1")] {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(open.join("r1/password"), "s3cr3t\n").unwrap();
+        std::fs::write(
+            open.join("r1/password.sign"),
+            format!("{:x}\n", md5::compute("s3cr3t")),
+        )
+        .unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::os::unix::fs::symlink(open.join("r1"), base.join("linked")).unwrap();
+        let paths = Paths {
+            secrets_dir: base.clone(),
+            ..Paths::default()
+        };
+        let p = vec![("password".to_string(), MAGIC.to_string())];
+        let escape = |id: &str| format!("../open/{id}");
+        let absolute = open.join("r1").display().to_string();
+        for id in [
+            escape("r1").as_str(),
+            absolute.as_str(),
+            "..",
+            ".",
+            "",
+            "r\0x",
+            "linked",
+        ] {
+            let err = resolve(&paths, id, "start", &p).unwrap_err();
+            assert_eq!(
+                (err.rc, err.exit_reason.as_deref()),
+                (2, Some(FAILURE)),
+                "{id:?}"
+            );
+            assert_eq!(
+                resolve(&paths, id, "stop", &p).unwrap()[0].1,
+                MAGIC,
+                "{id:?}"
+            );
+        }
+        std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -4,14 +4,14 @@
 
 use super::{Paths, Prepared};
 
-pub(super) fn prepare(paths: &Paths, agent: &str, action: &str) -> Prepared {
+pub(super) fn prepare(paths: &Paths, rsc_id: &str, agent: &str, action: &str) -> Prepared {
     #[cfg(feature = "class-lsb")]
     {
-        super::lsb::prepare(paths, agent, action)
+        super::lsb::prepare(paths, rsc_id, agent, action)
     }
     #[cfg(not(feature = "class-lsb"))]
     {
-        let _ = (paths, agent, action);
+        let _ = (paths, rsc_id, agent, action);
         Prepared::Finished(super::not_built("lsb"))
     }
 }

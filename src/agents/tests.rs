@@ -146,6 +146,12 @@ struct Tree {
     paths: Paths,
 }
 
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
 fn tree(tag: &str) -> Tree {
     let root = std::env::temp_dir().join(format!("pcmkr-agents-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
@@ -338,4 +344,152 @@ fn nagios_passes_parameters_as_options() {
         panic!()
     };
     assert_eq!((stop.rc, stop.status), (0, ExecStatus::Done));
+}
+
+/// The test tree plus what a hostile name might reach: an agent outside every configured
+/// directory, a directory anyone can write to, and links into both from inside.
+fn tree_with_escapes(tag: &str) -> Tree {
+    let t = tree(tag);
+    let r = &t.root;
+    let mode = |p: &Path, m: u32| fs::set_permissions(p, fs::Permissions::from_mode(m)).unwrap();
+    for d in ["outside/prov", "open/prov", "safe/prov"] {
+        fs::create_dir_all(r.join(d)).unwrap();
+    }
+    for f in [
+        "outside/marker",
+        "outside/prov/marker",
+        "open/prov/marker",
+        "safe/prov/marker",
+    ] {
+        fs::write(r.join(f), "#!/bin/sh\n").unwrap();
+        mode(&r.join(f), 0o755);
+    }
+    for d in [
+        "",
+        "ocf",
+        "ocf/resource.d",
+        "safe",
+        "safe/prov",
+        "open/prov",
+    ] {
+        mode(&r.join(d), 0o755);
+    }
+    mode(&r.join("open"), 0o777);
+    let link = |to: &str, from: &str| std::os::unix::fs::symlink(r.join(to), r.join(from)).unwrap();
+    link("open/prov", "ocf/resource.d/escape");
+    link("safe/prov", "ocf/resource.d/trusted");
+    link("open/prov/marker", "ocf/resource.d/test/escaping");
+    link("open/prov/marker", "init.d/escaping");
+    link("open/prov/marker", "nagios/escaping");
+    link("safe/prov/marker", "init.d/trusted");
+    t
+}
+
+#[test]
+fn names_that_would_leave_the_agent_directories_are_answered_as_missing() {
+    let t = tree_with_escapes("escape");
+    let outside = t.root.join("outside");
+    let abs_dir = outside.display().to_string();
+    let abs_agent = outside.join("marker").display().to_string();
+    let abs_in_prov = outside.join("prov/marker").display().to_string();
+    let init_d = t.root.join("init.d").display().to_string();
+    let fatal = (
+        1,
+        ExecStatus::ErrorFatal,
+        String::from("Required agent or action information missing"),
+    );
+    let missing = |name: &str| {
+        (
+            5,
+            ExecStatus::NotInstalled,
+            format!("{name}: No such file or directory"),
+        )
+    };
+    let lsb_missing = |name: &str| missing(&format!("{init_d}/{name}"));
+    let mut cases = vec![
+        // OCF: absolute provider or type, `..`, a symlinked directory or file leading to a
+        // directory anyone can write, NUL, empty, hidden.
+        (def("ocf", Some(&abs_dir), "marker"), missing("marker")),
+        (def("ocf", Some("test"), &abs_agent), missing(&abs_agent)),
+        (def("ocf", Some(".."), "marker"), missing("marker")),
+        (
+            def("ocf", Some("test"), "../../../outside/marker"),
+            missing("../../../outside/marker"),
+        ),
+        (
+            def("ocf", Some("test/../../../outside"), "marker"),
+            missing("marker"),
+        ),
+        (def("ocf", Some("escape"), "marker"), missing("marker")),
+        (def("ocf", Some("test"), "escaping"), missing("escaping")),
+        (def("ocf", Some("test"), "Dum\0my"), missing("Dum\0my")),
+        (def("ocf", Some("te\0st"), "Dummy"), missing("Dummy")),
+        (def("ocf", Some("test"), ".Dummy"), missing(".Dummy")),
+        (def("ocf", Some("test"), ""), fatal.clone()),
+        (def("ocf", Some(""), "Dummy"), fatal.clone()),
+    ];
+    if cfg!(feature = "class-lsb") {
+        for class in ["lsb", "service"] {
+            if class == "service" && !cfg!(feature = "class-service") {
+                continue;
+            }
+            cases.extend([
+                (def(class, None, &abs_agent), lsb_missing(&abs_agent)),
+                (
+                    def(class, None, "../outside/marker"),
+                    lsb_missing("../outside/marker"),
+                ),
+                (def(class, None, ".."), lsb_missing("..")),
+                (def(class, None, "escaping"), lsb_missing("escaping")),
+                (def(class, None, "s\0vc"), lsb_missing("s\0vc")),
+                (def(class, None, ""), fatal.clone()),
+            ]);
+        }
+    }
+    if cfg!(feature = "class-nagios") {
+        cases.extend([
+            (def("nagios", None, &abs_in_prov), missing(&abs_in_prov)),
+            (
+                def("nagios", None, "../outside/marker"),
+                missing("../outside/marker"),
+            ),
+            (def("nagios", None, "escaping"), missing("escaping")),
+            (def("nagios", None, ""), fatal.clone()),
+        ]);
+    }
+    for (d, (rc, status, reason)) in cases {
+        let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
+            panic!("{d:?} would run")
+        };
+        assert_eq!(
+            (r.rc, r.status, r.exit_reason.as_deref()),
+            (rc, status, Some(reason.as_str())),
+            "{d:?}"
+        );
+    }
+}
+
+#[test]
+fn links_to_places_only_root_can_change_are_followed_as_the_original_follows_them() {
+    let t = tree_with_escapes("trusted");
+    let Prepared::Run(inv) = prepare(
+        &t.paths,
+        &def("ocf", Some("trusted"), "marker"),
+        "r",
+        "start",
+        0,
+        &[],
+    ) else {
+        panic!("a provider linked to a root-only directory must run")
+    };
+    // The program keeps the name it was found under, as the original's argv[0] does.
+    assert_eq!(inv.program, t.root.join("ocf/resource.d/trusted/marker"));
+    if cfg!(feature = "class-lsb") {
+        let Prepared::Run(inv) =
+            prepare(&t.paths, &def("lsb", None, "trusted"), "r", "start", 0, &[])
+        else {
+            panic!("an init script linked to a root-only file must run")
+        };
+        assert_eq!(inv.program, t.root.join("init.d/trusted"));
+    }
 }
