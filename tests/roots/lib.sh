@@ -1,4 +1,6 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2089,SC2090
+# (SC2034: the variables are for the scripts that source this; SC2089/SC2090: the scripts
+# kept in variables are run with "bash -c", never split.)
 # Common helpers for tests/roots; source it, do not run it.
 # Builds on tests/interop/lib.sh (pcmkr_log, pcmkr_die, pcmkr_wait_until, pcmkr_pid_alive,
 # pcmkr_stop_pid) and adds: where roots live, the host's mirror, a minimal /dev, entering a
