@@ -3,7 +3,9 @@
 //! Layout (specification, "Message Format"): endianness byte (`l` or `B`), type, flags,
 //! version 1, body length, serial, then an array of `(byte code, variant value)` fields, padding
 //! to 8, and the body. We send in this machine's byte order, as libdbus does, and read either.
-//! Fields are written in libdbus's order, so our messages match its bytes exactly.
+//! Fields are written in the order libdbus writes a message made in one go (path,
+//! destination, interface, member, error name, reply serial, signature, sender), so our
+//! messages match its bytes exactly.
 
 use super::marshal::{Reader, Writer};
 use super::signature::Signature;
@@ -117,26 +119,29 @@ impl Message {
         m
     }
 
-    /// A signal.
+    /// A signal (flagged as wanting no reply, as libdbus does).
     pub fn signal(path: &str, interface: &str, member: &str) -> Message {
         let mut m = Message::new(Kind::Signal);
+        m.header.flags = FLAG_NO_REPLY_EXPECTED;
         m.header.path = Some(path.to_string());
         m.header.interface = Some(interface.to_string());
         m.header.member = Some(member.to_string());
         m
     }
 
-    /// A successful reply to `call`.
+    /// A successful reply to `call` (flagged as wanting no reply, as libdbus does).
     pub fn method_return(call: &Header) -> Message {
         let mut m = Message::new(Kind::MethodReturn);
+        m.header.flags = FLAG_NO_REPLY_EXPECTED;
         m.header.reply_serial = Some(call.serial);
         m.header.destination = call.sender.clone();
         m
     }
 
-    /// An error reply to `call`, with a text as its body.
+    /// An error reply to `call`, with a text as its body (flagged like a reply).
     pub fn error(call: &Header, name: &str, text: &str) -> Message {
         let mut m = Message::new(Kind::Error);
+        m.header.flags = FLAG_NO_REPLY_EXPECTED;
         m.header.error_name = Some(name.to_string());
         m.header.reply_serial = Some(call.serial);
         m.header.destination = call.sender.clone();
@@ -210,10 +215,10 @@ impl Message {
         // libdbus's order, so our bytes equal its bytes for the same message.
         let fields = [
             (1, h.path.as_ref().map(|p| Value::Path(p.clone()))),
+            (6, name(&h.destination)),
             (2, name(&h.interface)),
             (3, name(&h.member)),
             (4, name(&h.error_name)),
-            (6, name(&h.destination)),
             (5, h.reply_serial.map(Value::U32)),
             (
                 8,
