@@ -27,6 +27,8 @@ pub mod alerts;
 #[cfg(feature = "bzip2")]
 pub mod bzip2;
 pub mod connection;
+#[cfg(feature = "class-systemd")]
+pub mod dbus;
 pub mod executor;
 #[cfg(feature = "ipc-proxy")]
 pub mod ipc;

@@ -243,6 +243,63 @@ pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);
 /// can read the key (key advice), so a huge directory service cannot stall the daemon.
 pub const USER_DATABASE_SCAN_MAX: usize = 100_000;
 
+// D-Bus client (feature class-systemd, src/dbus/). The system bus is a local, privileged
+// peer, but any program on it may send us a signal, so everything it hands us is bounded. These
+// are fixed: systemd's messages are small, and no operator needs to tune them.
+
+/// Largest D-Bus message we take or send, header and body together. The D-Bus specification
+/// allows 128 MiB; systemd's largest replies (`ListUnitFiles`, `ListUnits` on a host with
+/// thousands of units) stay under 1 MiB. A larger incoming message is read and thrown away
+/// without being kept (a reply among them fails its one call); a larger outgoing one is
+/// refused before anything is sent.
+pub const DBUS_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Largest header-field array of an incoming message that is too large as a whole: up to this
+/// size its fields are still read, so the call it answers fails at once instead of waiting
+/// for its timeout; beyond it the message is skipped blind.
+pub const DBUS_MAX_SKIPPED_HEADER_BYTES: usize = 64 * 1024;
+
+/// Values (of any type, containers included) decoded from one message. A 4 MiB body of
+/// booleans or empty strings would otherwise become ten times that in memory; systemd's
+/// largest replies hold a few tens of thousands. Beyond it the message is invalid and dropped.
+pub const DBUS_MAX_VALUES: usize = 262_144;
+
+/// Containers (arrays, structs, dict entries, variants) nested in one value: the
+/// specification's own total, which also bounds our recursion. Deeper is invalid.
+pub const DBUS_MAX_DEPTH: usize = 64;
+
+/// Arrays, and separately structs, nested in one signature: the specification's bound.
+pub const DBUS_MAX_SIGNATURE_NESTING: usize = 32;
+
+/// Bytes in one signature: the specification's bound (its length travels in one byte).
+pub const DBUS_MAX_SIGNATURE_BYTES: usize = 255;
+
+/// Bytes in a bus, interface, member or error name: the specification's bound.
+pub const DBUS_MAX_NAME_BYTES: usize = 255;
+
+/// Bytes in one line of the authentication exchange (the bus sends `OK <32 hex digits>`);
+/// a longer line fails the connection attempt.
+pub const DBUS_MAX_AUTH_LINE_BYTES: usize = 1024;
+
+/// Time to connect, authenticate and say `Hello`; past it the attempt fails with a clear error.
+pub const DBUS_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time a method call without a deadline of its own waits for its reply (libdbus's default,
+/// which the original uses for `Reload`, `ListUnitFiles` and property reads).
+pub const DBUS_DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// Method calls awaiting their reply at once. A further call fails at once with an error
+/// naming this bound; the ones already sent are unaffected.
+pub const DBUS_MAX_PENDING_CALLS: usize = 1024;
+
+/// Signals received and not yet taken by their consumer. Further signals are dropped and
+/// counted (one rate-limited log line), so a flood from a bus peer cannot grow our memory.
+pub const DBUS_MAX_QUEUED_SIGNALS: usize = 1024;
+
+/// Bytes of encoded messages waiting to be written to the bus. A call that would go past it
+/// fails at once (the bus is not reading); what is queued is still sent.
+pub const DBUS_MAX_OUTBOUND_BYTES: usize = 2 * DBUS_MAX_MESSAGE_BYTES;
+
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",

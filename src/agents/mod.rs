@@ -20,6 +20,8 @@ mod ocf;
 #[cfg(feature = "class-service")]
 mod service;
 mod stonith;
+#[cfg(feature = "class-systemd")]
+pub mod systemd;
 
 use std::fs;
 use std::io;

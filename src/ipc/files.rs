@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(c.len(), 24);
         assert_eq!(c.mode() & 0o7777, 0o660);
         assert_eq!(d.mode() & 0o7777, 0o770);
-        if crate::sys::ipc_socket::effective_uid() == 0 {
+        if crate::sys::users::effective_uid() == 0 {
             assert_eq!((c.uid(), c.gid()), (0, 4242));
             assert_eq!((d.uid(), d.gid()), (4321, 4321));
         }

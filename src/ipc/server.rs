@@ -31,9 +31,8 @@ use super::qb;
 use crate::limits;
 use crate::logging::Source;
 use crate::mailbox::Mailbox;
-use crate::sys::ipc_socket::{
-    effective_uid, peer_cred, peer_groups, proc_groups, send_nosignal, Ucred,
-};
+use crate::sys::ipc_socket::{peer_cred, peer_groups, proc_groups, send_nosignal, Ucred};
+use crate::sys::users::effective_uid;
 use crate::sys::users::{group_id, user_ids, user_name};
 
 /// The user Pacemaker's daemons run as; its clients are privileged (libqb-ipc.md 6.3).

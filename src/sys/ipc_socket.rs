@@ -342,16 +342,10 @@ pub fn unlink_at(dir: &impl AsFd, name: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Our effective user id (decides whether to use the `*FORCE` socket options and how the
-/// control file is owned).
-pub fn effective_uid() -> u32 {
-    // SAFETY: geteuid cannot fail and touches no memory of ours.
-    unsafe { libc::geteuid() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::users::effective_uid;
     use std::os::unix::net::{UnixDatagram, UnixStream};
 
     #[test]
