@@ -35,7 +35,14 @@ cluster_start() {
         pcmkr_log "cluster already running (ours, pids in $dir)"
         return 0
     fi
-    others=$(ps -eo pid=,stat=,comm= | awk -v re="$daemon_re" '$2 !~ /^Z/ && $3 ~ re' || true)
+    # Only daemons of our PID and network namespaces clash with a cluster started here; the
+    # clusters of tests/roots run in namespaces of their own.
+    others=$(ps -eo pid=,stat=,comm= | awk -v re="$daemon_re" '$2 !~ /^Z/ && $3 ~ re' |
+        while read -r pid rest; do
+            [[ $(readlink "/proc/$pid/ns/pid") == $(readlink /proc/self/ns/pid) &&
+               $(readlink "/proc/$pid/ns/net") == $(readlink /proc/self/ns/net) ]] &&
+                printf '%s %s\n' "$pid" "$rest"
+        done || true)
     [[ -z $others ]] || pcmkr_die "cluster daemons already running, not ours; refusing:
 $others
 (if an earlier run left them: PCMKR_CLUSTER_DIR=<its state>/cluster $0 stop)"
