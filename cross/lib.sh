@@ -58,13 +58,14 @@ with open(toolchains, "rb") as f:
     tc = tomllib.load(f).get(target)
 if tc is None:
     sys.exit(f"{target} is not in cross/toolchains.toml; add a table for it")
-unknown = set(tc) - {"debian", "cc", "qemu", "rustflags"}
+unknown = set(tc) - {"debian", "cc", "qemu", "rustflags", "rust"}
 if unknown:
     sys.exit(f"cross/toolchains.toml [{target}]: unknown keys {sorted(unknown)}")
 say("TC_DEBIAN", " ".join(tc.get("debian", [])))
 say("TC_CC", tc.get("cc", "cc"))
 say("TC_QEMU", tc.get("qemu", ""))
 say("TC_RUSTFLAGS", tc.get("rustflags", ""))
+say("TC_RUST", tc.get("rust", ""))
 PY
 }
 
@@ -92,6 +93,14 @@ cross_toolchain() {
     cross_need_debian $TC_DEBIAN
     [[ $with_qemu == qemu && -n $TC_QEMU ]] && cross_need_debian qemu-user-static
     command -v rustup >/dev/null || cross_die "rustup is needed to add the target $TARGET"
+    if [[ -n $TC_RUST ]]; then
+        # A target pinned to a toolchain (toolchains.toml `rust`): cargo and rustc below use it.
+        rustup toolchain list | grep -q "^$TC_RUST" || {
+            cross_log "rustup toolchain install $TC_RUST -t $TARGET"
+            rustup toolchain install "$TC_RUST" --profile minimal -t "$TARGET" >&2
+        }
+        export RUSTUP_TOOLCHAIN=$TC_RUST
+    fi
     rustup target list --installed | grep -qx "$TARGET" || {
         cross_log "rustup target add $TARGET"
         rustup target add "$TARGET" >&2
