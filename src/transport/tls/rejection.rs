@@ -58,6 +58,16 @@ pub enum Reason {
     },
     /// The bytes are not a certificate we can parse.
     Malformed,
+    /// The other way round: the client refused our certificate with this alert during the
+    /// handshake (the cluster checks ours against its own PCMK_ca_file, tls-x509.md §3).
+    OursRefused {
+        /// The alert it sent.
+        alert: super::error::AlertDescription,
+        /// Our certificate's subject.
+        ours: String,
+        /// `PCMK_cert_file` as configured.
+        cert_file: String,
+    },
     /// Anything else the path check found (a CA used as end entity, a broken constraint,
     /// an algorithm we lack), as webpki names it.
     Other(String),
@@ -125,6 +135,18 @@ impl fmt::Display for Rejection {
                 crate::logging::escaped(issuer)
             ),
             Reason::Malformed => write!(f, "{who} refused: it is not a valid X.509 certificate"),
+            Reason::OursRefused {
+                alert,
+                ours,
+                cert_file,
+            } => write!(
+                f,
+                "the client refused our certificate '{}' from {cert_file} (alert {alert}): the \
+                 cluster nodes' PCMK_ca_file must hold the CA that issued it, and it must be \
+                 valid; a cluster node without X.509 settings (using the authentication key) \
+                 refuses any certificate",
+                crate::logging::escaped(ours)
+            ),
             Reason::Other(why) => write!(f, "{who} refused: {why} (checked against {ca})"),
         }
     }
@@ -209,6 +231,16 @@ mod tests {
             revoked.contains("serial 1006")
                 && revoked.contains("listed in /etc/pacemaker/crl.pem (PCMK_crl_file"),
             "{revoked}"
+        );
+        let ours = with(Reason::OursRefused {
+            alert: super::super::error::AlertDescription::UnknownCa,
+            ours: String::from("CN=remote-node"),
+            cert_file: String::from("/n.pem (PCMK_cert_file in the environment)"),
+        });
+        assert!(
+            ours.contains("refused our certificate 'CN=remote-node'")
+                && ours.contains("unknown_ca (48)"),
+            "{ours}"
         );
         let none = Rejection::no_certificate("/ca.pem", None).to_string();
         assert!(

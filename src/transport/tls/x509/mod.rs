@@ -31,6 +31,7 @@ pub(super) use session::Session;
 pub struct X509Server {
     config: Arc<rustls::ServerConfig>,
     ca_file: String,
+    cert_file: String,
     crl_file: Option<String>,
     own_subject: String,
     own_not_after: Option<i64>,
@@ -151,6 +152,7 @@ impl X509Server {
         Ok(Self {
             config: Arc::new(config),
             ca_file,
+            cert_file: settings.cert_file.to_string(),
             crl_file,
             own_subject: own.as_ref().map(|o| o.subject.clone()).unwrap_or_default(),
             own_not_after: own.map(|o| o.not_after),
@@ -219,6 +221,14 @@ impl X509Server {
 
     pub(super) fn crl_file(&self) -> Option<&str> {
         self.crl_file.as_deref()
+    }
+
+    pub(super) fn cert_file(&self) -> &str {
+        &self.cert_file
+    }
+
+    pub(super) fn own_subject(&self) -> &str {
+        &self.own_subject
     }
 }
 

@@ -14,7 +14,7 @@ use rustls::ServerConnection;
 
 use super::super::error::{AlertDescription, Error, Incompatible, Local, Malformed, PeerAborted};
 use super::super::record::{MAX_FRAGMENT_LEN, READ_CAPACITY};
-use super::super::rejection::Rejection;
+use super::super::rejection::{Reason, Rejection};
 use super::{verify, X509Server};
 
 /// Decrypted application data we hold for the caller before we stop reading records.
@@ -143,7 +143,7 @@ impl Session {
             rustls::Error::InvalidCertificate(e) => {
                 Error::Certificate(verify::take_rejection().unwrap_or_else(|| Rejection {
                     subject: None,
-                    reason: super::super::rejection::Reason::Other(format!("{e:?}")),
+                    reason: Reason::Other(format!("{e:?}")),
                     ca_file: self.server.ca_file().to_string(),
                     crl_file: self.server.crl_file().map(str::to_string),
                 }))
@@ -151,9 +151,25 @@ impl Session {
             rustls::Error::NoCertificatesPresented => Error::Certificate(
                 Rejection::no_certificate(self.server.ca_file(), self.server.crl_file()),
             ),
-            rustls::Error::AlertReceived(alert) => Error::PeerAborted(PeerAborted::Alert(
-                AlertDescription::from_u8(u8::from(alert)),
-            )),
+            rustls::Error::AlertReceived(alert) => {
+                let alert = AlertDescription::from_u8(u8::from(alert));
+                // Certificate alerts during the handshake are about ours: the cluster checks
+                // it against its own CA file (tls-x509.md §3).
+                if self.conn.is_handshaking() && is_certificate_alert(alert) {
+                    Error::Certificate(Rejection {
+                        subject: None,
+                        reason: Reason::OursRefused {
+                            alert,
+                            ours: self.server.own_subject().to_string(),
+                            cert_file: self.server.cert_file().to_string(),
+                        },
+                        ca_file: self.server.ca_file().to_string(),
+                        crl_file: self.server.crl_file().map(str::to_string),
+                    })
+                } else {
+                    Error::PeerAborted(PeerAborted::Alert(alert))
+                }
+            }
             rustls::Error::PeerIncompatible(
                 P::SupportedVersionsExtensionRequired | P::Tls12NotOffered,
             ) => Error::Incompatible(Incompatible::OnlyOldVersions),
@@ -313,4 +329,16 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Alerts a client sends about the server's certificate (RFC 8446 §6.2).
+fn is_certificate_alert(alert: AlertDescription) -> bool {
+    matches!(
+        alert,
+        AlertDescription::BadCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::UnknownCa
+            | AlertDescription::Other(43 | 46)
+    )
 }

@@ -204,7 +204,7 @@ impl ClientCertVerifier for ClientVerifier {
                     // A CA of the right name but another key: still the wrong CA.
                     Reason::BadSignature { .. } => CertificateError::UnknownIssuer,
                     Reason::Malformed => CertificateError::BadEncoding,
-                    Reason::NoCertificate | Reason::Other(_) => {
+                    Reason::NoCertificate | Reason::OursRefused { .. } | Reason::Other(_) => {
                         CertificateError::ApplicationVerificationFailure
                     }
                 };
