@@ -149,7 +149,7 @@ pub enum Error {
     /// The peer's key or identity does not match ours.
     WrongKey(WrongKey),
     /// X.509 mode: the client's certificate was refused, or it sent none (tls-x509.md §3).
-    Certificate(Rejection),
+    Certificate(Box<Rejection>),
     /// The peer ended the connection: an alert, or end of stream mid-handshake.
     PeerAborted(PeerAborted),
     /// Our side failed or the caller misused the API.

@@ -141,22 +141,24 @@ impl Session {
         use rustls::PeerIncompatible as P;
         match error {
             rustls::Error::InvalidCertificate(e) => {
-                Error::Certificate(verify::take_rejection().unwrap_or_else(|| Rejection {
-                    subject: None,
-                    reason: Reason::Other(format!("{e:?}")),
-                    ca_file: self.server.ca_file().to_string(),
-                    crl_file: self.server.crl_file().map(str::to_string),
+                Error::Certificate(verify::take_rejection().unwrap_or_else(|| {
+                    Box::new(Rejection {
+                        subject: None,
+                        reason: Reason::Other(format!("{e:?}")),
+                        ca_file: self.server.ca_file().to_string(),
+                        crl_file: self.server.crl_file().map(str::to_string),
+                    })
                 }))
             }
-            rustls::Error::NoCertificatesPresented => Error::Certificate(
+            rustls::Error::NoCertificatesPresented => Error::Certificate(Box::new(
                 Rejection::no_certificate(self.server.ca_file(), self.server.crl_file()),
-            ),
+            )),
             rustls::Error::AlertReceived(alert) => {
                 let alert = AlertDescription::from_u8(u8::from(alert));
                 // Certificate alerts during the handshake are about ours: the cluster checks
                 // it against its own CA file (tls-x509.md §3).
                 if self.conn.is_handshaking() && is_certificate_alert(alert) {
-                    Error::Certificate(Rejection {
+                    Error::Certificate(Box::new(Rejection {
                         subject: None,
                         reason: Reason::OursRefused {
                             alert,
@@ -165,7 +167,7 @@ impl Session {
                         },
                         ca_file: self.server.ca_file().to_string(),
                         crl_file: self.server.crl_file().map(str::to_string),
-                    })
+                    }))
                 } else {
                     Error::PeerAborted(PeerAborted::Alert(alert))
                 }

@@ -27,11 +27,11 @@ use super::certinfo;
 
 thread_local! {
     /// The last rejection on this thread; see the module comment.
-    static LAST: RefCell<Option<Rejection>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<Box<Rejection>>> = const { RefCell::new(None) };
 }
 
 /// Takes the rejection the verifier left on this thread, if any.
-pub(super) fn take_rejection() -> Option<Rejection> {
+pub(super) fn take_rejection() -> Option<Box<Rejection>> {
     LAST.with(|slot| slot.borrow_mut().take())
 }
 
@@ -40,7 +40,7 @@ pub(super) fn clear_rejection() {
     LAST.with(|slot| *slot.borrow_mut() = None);
 }
 
-fn leave(rejection: Rejection) {
+fn leave(rejection: Box<Rejection>) {
     LAST.with(|slot| *slot.borrow_mut() = Some(rejection));
 }
 
@@ -83,13 +83,15 @@ impl ClientVerifier {
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), Box<Rejection>> {
         let info = certinfo::read(end_entity.as_ref());
-        let reject = |reason| Rejection {
-            subject: info.as_ref().map(|i| i.subject.clone()),
-            reason,
-            ca_file: self.ca_file.clone(),
-            crl_file: self.crl_file.clone(),
+        let reject = |reason| {
+            Box::new(Rejection {
+                subject: info.as_ref().map(|i| i.subject.clone()),
+                reason,
+                ca_file: self.ca_file.clone(),
+                crl_file: self.crl_file.clone(),
+            })
         };
         let cert = EndEntityCert::try_from(end_entity).map_err(|_| reject(Reason::Malformed))?;
         let crls: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
