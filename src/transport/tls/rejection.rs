@@ -96,9 +96,10 @@ impl fmt::Display for Rejection {
             Reason::NoCertificate => write!(
                 f,
                 "the client sent no certificate, but X.509 mode (PCMK_ca_file, PCMK_cert_file \
-                 and PCMK_key_file set here) requires one: set PCMK_ca_file, PCMK_cert_file \
-                 and PCMK_key_file on the cluster nodes as well (a node without them uses the \
-                 authentication key, which this node no longer accepts)"
+                 and PCMK_key_file set here) requires one, issued by a CA in {ca}: set \
+                 PCMK_ca_file, PCMK_cert_file and PCMK_key_file on the cluster nodes as well \
+                 (a node without them uses the authentication key, which this node no longer \
+                 accepts)"
             ),
             Reason::UnknownIssuer { issuer } => write!(
                 f,

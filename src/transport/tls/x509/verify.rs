@@ -48,7 +48,6 @@ fn leave(rejection: Box<Rejection>) {
 pub(super) struct ClientVerifier {
     anchors: Vec<TrustAnchor<'static>>,
     crls: Vec<CertRevocationList<'static>>,
-    hints: Vec<DistinguishedName>,
     algorithms: WebPkiSupportedAlgorithms,
     ca_file: String,
     crl_file: Option<String>,
@@ -62,15 +61,9 @@ impl ClientVerifier {
         ca_file: String,
         crl_file: Option<String>,
     ) -> Self {
-        // The CA names go into the CertificateRequest, as the original's do.
-        let hints = anchors
-            .iter()
-            .map(|a| DistinguishedName::in_sequence(a.subject.as_ref()))
-            .collect();
         Self {
             anchors,
             crls,
-            hints,
             algorithms,
             ca_file,
             crl_file,
@@ -183,8 +176,12 @@ impl ClientCertVerifier for ClientVerifier {
         true
     }
 
+    /// None, unlike the original, which lists its CAs' names: a GnuTLS client (the
+    /// cluster) then sends no certificate at all when its issuer is not among them, and the
+    /// refusal could not name it. Without the list it always sends its one certificate,
+    /// and a wrong CA is refused with the certificate's subject and issuer (tls-x509.md §9).
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
+        &[]
     }
 
     fn verify_client_cert(
