@@ -195,6 +195,11 @@ fn good_client_certificates_sign_on() {
         assert!(reply.attr(attr::CLIENT_ID).is_some(), "{who}");
     }
     assert!(!d.log().contains("refused"), "{}", d.log());
+    // Which certificate got in is logged.
+    d.wait_log(
+        "client certificate 'O=pcmkr test,CN=node1' (issued by 'CN=pcmkr test CA,O=pcmkr test', serial",
+        STEP,
+    );
     // No key is read in X.509 mode, so none is asked for.
     assert!(!d.log().contains("authkey"), "{}", d.log());
 }
@@ -296,6 +301,29 @@ fn client_without_certificate_is_refused_and_told_what_to_set() {
     let line = d.wait_log("sent no certificate", STEP);
     assert!(
         line.contains("PCMK_cert_file") && line.contains("on the cluster nodes"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_client_closing_after_our_certificate_is_taken_as_refusing_it() {
+    let Some(certs) = Certs::make() else { return };
+    let d = certs.daemon();
+    // What Pacemaker's client does when it does not trust our certificate: it closes the
+    // connection after our flight, without an alert (measured with 3.0.3).
+    let mut tcp = TcpStream::connect_timeout(&d.addr, STEP).unwrap();
+    tcp.set_read_timeout(Some(STEP)).unwrap();
+    let name = ServerName::try_from("remote-node").unwrap();
+    let mut conn =
+        rustls::ClientConnection::new(certs.client_config(Some("cluster")), name).unwrap();
+    conn.write_tls(&mut tcp).unwrap();
+    let mut flight = [0u8; 4096];
+    let n = tcp.read(&mut flight).unwrap();
+    assert!(n > 0, "no server flight");
+    drop(tcp);
+    let line = d.wait_log("closed the connection after our certificate", STEP);
+    assert!(
+        line.contains("'O=pcmkr test,CN=remote-node'") && line.contains("PCMK_cert_file"),
         "{line}"
     );
 }

@@ -61,8 +61,10 @@ pub enum Reason {
     /// The other way round: the client refused our certificate with this alert during the
     /// handshake (the cluster checks ours against its own PCMK_ca_file, tls-x509.md §3).
     OursRefused {
-        /// The alert it sent.
-        alert: super::error::AlertDescription,
+        /// The alert it sent; `None` when it just closed the connection after our
+        /// certificate, as Pacemaker's client does when it does not trust it (measured with
+        /// 3.0.3).
+        alert: Option<super::error::AlertDescription>,
         /// Our certificate's subject.
         ours: String,
         /// `PCMK_cert_file` as configured.
@@ -140,14 +142,25 @@ impl fmt::Display for Rejection {
                 alert,
                 ours,
                 cert_file,
-            } => write!(
-                f,
-                "the client refused our certificate '{}' from {cert_file} (alert {alert}): the \
-                 cluster nodes' PCMK_ca_file must hold the CA that issued it, and it must be \
-                 valid; a cluster node without X.509 settings (using the authentication key) \
-                 refuses any certificate",
-                crate::logging::escaped(ours)
-            ),
+            } => {
+                let how = match alert {
+                    Some(a) => format!(
+                        "refused our certificate '{}' (alert {a})",
+                        crate::logging::escaped(ours)
+                    ),
+                    None => format!(
+                        "closed the connection after our certificate '{}' without a word, as \
+                         Pacemaker's client does when it does not trust it",
+                        crate::logging::escaped(ours)
+                    ),
+                };
+                write!(
+                    f,
+                    "the client {how}; ours is {cert_file}: the cluster nodes' PCMK_ca_file must \
+                     hold the CA that issued it, and it must be valid; a cluster node without \
+                     X.509 settings (using the authentication key) refuses any certificate"
+                )
+            }
             Reason::Other(why) => write!(f, "{who} refused: {why} (checked against {ca})"),
         }
     }
@@ -233,8 +246,18 @@ mod tests {
                 && revoked.contains("listed in /etc/pacemaker/crl.pem (PCMK_crl_file"),
             "{revoked}"
         );
+        let closed = with(Reason::OursRefused {
+            alert: None,
+            ours: String::from("CN=remote-node"),
+            cert_file: String::from("/n.pem (PCMK_cert_file in the environment)"),
+        });
+        assert!(
+            closed.contains("closed the connection after our certificate 'CN=remote-node'")
+                && closed.contains("/n.pem (PCMK_cert_file"),
+            "{closed}"
+        );
         let ours = with(Reason::OursRefused {
-            alert: super::super::error::AlertDescription::UnknownCa,
+            alert: Some(super::super::error::AlertDescription::UnknownCa),
             ours: String::from("CN=remote-node"),
             cert_file: String::from("/n.pem (PCMK_cert_file in the environment)"),
         });

@@ -29,6 +29,7 @@ pub(in super::super) struct Session {
     plaintext: Vec<u8>,
     failure: Option<Error>,
     seen_first_byte: bool,
+    flight_sent: bool,
     peer_closed: bool,
     close_sent: bool,
     subject: Option<String>,
@@ -47,6 +48,7 @@ impl Session {
             plaintext: Vec::new(),
             failure: None,
             seen_first_byte: false,
+            flight_sent: false,
             peer_closed: false,
             close_sent: false,
             subject: None,
@@ -124,14 +126,23 @@ impl Session {
         Ok(())
     }
 
-    /// The handshake completed: the client's certificate verified.
+    /// The handshake completed: the client's certificate verified. Which certificate got
+    /// in is worth a line of its own (the original names none).
     fn established(&mut self) {
-        self.subject = self
+        let info = self
             .conn
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|cert| super::certinfo::read(cert.as_ref()))
-            .map(|info| info.subject);
+            .and_then(|cert| super::certinfo::read(cert.as_ref()));
+        if let Some(info) = &info {
+            log::info!(
+                "tls: client certificate '{}' (issued by '{}', serial {}) accepted",
+                crate::logging::escaped(&info.subject),
+                crate::logging::escaped(&info.issuer),
+                info.serial
+            );
+        }
+        self.subject = info.map(|i| i.subject);
         log::debug!("tls: handshake complete: {}", self.describe());
         self.server.warn_if_expiring();
     }
@@ -158,16 +169,7 @@ impl Session {
                 // Certificate alerts during the handshake are about ours: the cluster checks
                 // it against its own CA file (tls-x509.md §3).
                 if self.conn.is_handshaking() && is_certificate_alert(alert) {
-                    Error::Certificate(Box::new(Rejection {
-                        subject: None,
-                        reason: Reason::OursRefused {
-                            alert,
-                            ours: self.server.own_subject().to_string(),
-                            cert_file: self.server.cert_file().to_string(),
-                        },
-                        ca_file: self.server.ca_file().to_string(),
-                        crl_file: self.server.crl_file().map(str::to_string),
-                    }))
+                    self.ours_refused(Some(alert))
                 } else {
                     Error::PeerAborted(PeerAborted::Alert(alert))
                 }
@@ -195,6 +197,20 @@ impl Session {
         }
     }
 
+    /// The client refused our certificate, with an alert or by closing after it.
+    fn ours_refused(&self, alert: Option<AlertDescription>) -> Error {
+        Error::Certificate(Box::new(Rejection {
+            subject: None,
+            reason: Reason::OursRefused {
+                alert,
+                ours: self.server.own_subject().to_string(),
+                cert_file: self.server.cert_file().to_string(),
+            },
+            ca_file: self.server.ca_file().to_string(),
+            crl_file: self.server.crl_file().map(str::to_string),
+        }))
+    }
+
     fn fail(&mut self, err: Error) {
         crate::limited!(
             crate::logging::Source::KeylessPeer,
@@ -204,13 +220,14 @@ impl Session {
         self.failure = Some(err);
     }
 
-    /// Moves what rustls has sealed into our output buffer.
+    /// Moves what rustls has sealed into our output buffer; notes when our first flight
+    /// (with our certificate) goes out.
     fn pull_output(&mut self) {
         // Each turn moves at least one queued chunk; rustls's queue is finite.
         while self.conn.wants_write() {
             match self.conn.write_tls(&mut self.output) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(_) => self.flight_sent |= self.conn.is_handshaking(),
             }
         }
     }
@@ -220,7 +237,13 @@ impl Session {
             return Err(err.clone());
         }
         if self.conn.is_handshaking() {
-            let err = Error::PeerAborted(PeerAborted::ClosedMidHandshake);
+            // After our certificate went out, a silent close is how Pacemaker's client
+            // refuses it (tls-x509.md §6).
+            let err = if self.flight_sent {
+                self.ours_refused(None)
+            } else {
+                Error::PeerAborted(PeerAborted::ClosedMidHandshake)
+            };
             self.fail(err.clone());
             return Err(err);
         }
