@@ -62,17 +62,31 @@ pub fn run(config: Config) -> i32 {
             return crate::exitcode::FATAL;
         }
     };
-    match listener.local_addr() {
-        Ok(a) => info!("listening on {a} (TLS-PSK, Pacemaker Remote protocol)"),
-        Err(_) => info!("listening on port {}", config.port),
-    }
     let keys = Arc::new(KeyService::new(
         config.key_source.clone(),
         config.limits.max_key_bytes,
     ));
-    keys.preload();
     let mut tls_config = tls::ServerConfig::new(keys.clone());
     tls_config.allow_psk_ke = config.allow_psk_ke;
+    // X.509 hook (tls-x509.md §1, §7): the original's three settings replace the key for
+    // every connection; a file that cannot be used stops the start, as for the original.
+    let tls_config = match tls_config.with_x509(config.x509.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}; exiting");
+            return crate::exitcode::FATAL;
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => info!(
+            "listening on {a} ({}, Pacemaker Remote protocol)",
+            tls_config.mode()
+        ),
+        Err(_) => info!("listening on port {}", config.port),
+    }
+    if config.x509.is_none() {
+        keys.preload();
+    }
     let limits = &config.limits;
     let executor = Executor::new(
         ExecLimits {

@@ -300,6 +300,23 @@ pub const DBUS_MAX_QUEUED_SIGNALS: usize = 1024;
 /// fails at once (the bus is not reading); what is queued is still sent.
 pub const DBUS_MAX_OUTBOUND_BYTES: usize = 2 * DBUS_MAX_MESSAGE_BYTES;
 
+// X.509 mode (feature tls-x509, src/transport/tls/x509/). Fixed: the files are the operator's
+// own, read once at start; what a client sends in its handshake is bounded by rustls (one
+// handshake message of at most 64 KiB) and by the handshake deadline.
+
+/// Largest CA, certificate, key or revocation-list file read at start. A private cluster CA's
+/// revocation list holds a handful of entries and even a public CA bundle stays under 1 MiB;
+/// a larger file stops the start with a message naming the setting and the path.
+pub const X509_MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// How long before our own certificate ends we warn about it, after each accepted connection:
+/// the original's 30 days (tls-x509.md §8).
+pub const X509_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Least time between two such warnings, so a cluster reconnecting in a loop does not fill the
+/// log with them (the original warns at every connection).
+pub const X509_EXPIRY_WARNING_EVERY: Duration = Duration::from_secs(3600);
+
 /// Names accepted in `PCMK_remoted_limit_<name>` settings and `--limit name=value`.
 pub const TUNABLE: &[&str] = &[
     "max_connections",

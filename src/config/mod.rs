@@ -8,6 +8,7 @@
 
 pub mod authkey;
 pub mod envfile;
+pub mod x509;
 
 use std::fmt;
 use std::fs;
@@ -62,6 +63,9 @@ pub struct Config {
     pub ipc_framing_3: bool,
     /// The settings file actually read, if any.
     pub sysconfig: Option<PathBuf>,
+    /// Certificates instead of the key: set when `PCMK_ca_file`, `PCMK_cert_file` and
+    /// `PCMK_key_file` all are, as for the original (tls-x509.md §1).
+    pub x509: Option<x509::X509Settings>,
 }
 
 /// Where log lines go and from which level.
@@ -371,6 +375,9 @@ impl Config {
             None => false,
         };
 
+        let (x509, x509_warnings) = x509::load(sources);
+        warnings.extend(x509_warnings);
+
         let config = Config {
             address,
             port,
@@ -385,6 +392,7 @@ impl Config {
             local_ipc,
             ipc_framing_3,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
+            x509,
         };
         Ok((config, warnings))
     }

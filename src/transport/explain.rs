@@ -40,8 +40,9 @@ pub fn server_failure(e: &HandshakeError) -> String {
              this daemon speaks TLS 1.3 only",
         ),
         HandshakeError::Tls(Error::Incompatible(Incompatible::NoPskOffered)) => String::from(
-            "the client offers no pre-shared key: it is not a Pacemaker cluster node (or uses \
-             certificates)",
+            "the client offers no pre-shared key: it is not a Pacemaker cluster node, or one \
+             set up for X.509 (PCMK_ca_file, PCMK_cert_file and PCMK_key_file set there); \
+             then set the same three here",
         ),
         HandshakeError::Tls(Error::Incompatible(Incompatible::PskKeNotAllowed)) => String::from(
             "the client offers only psk_ke (no forward secrecy); start with --allow-psk-ke to \
@@ -57,6 +58,8 @@ pub fn server_failure(e: &HandshakeError) -> String {
             format!("the client aborted the handshake with alert {a}")
         }
         HandshakeError::Tls(Error::Local(l)) => format!("local failure: {l:?}"),
+        // X.509 mode: the rejection names the certificate, the reason and the setting.
+        HandshakeError::Tls(Error::Certificate(r)) => r.to_string(),
     }
 }
 

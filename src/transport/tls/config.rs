@@ -197,6 +197,9 @@ pub struct ServerConfig {
     pub suites: Vec<CipherSuite>,
     /// Groups we accept, used when the client sent no share we can use.
     pub groups: Vec<KxGroup>,
+    /// X.509 mode: certificates instead of the key for every connection (tls-x509.md §7).
+    #[cfg(feature = "tls-x509")]
+    pub x509: Option<Arc<super::x509::X509Server>>,
 }
 
 impl ServerConfig {
@@ -210,13 +213,53 @@ impl ServerConfig {
                 CipherSuite::Aes128GcmSha256,
             ],
             groups: vec![KxGroup::X25519, KxGroup::Secp256r1],
+            #[cfg(feature = "tls-x509")]
+            x509: None,
         }
+    }
+
+    /// Switches to X.509 mode when `settings` is given (the original's three settings are
+    /// present, tls-x509.md §1): loads and checks every file now. The error names the
+    /// setting, the file and the fix; the daemon then does not start, as the original.
+    pub fn with_x509(
+        self,
+        settings: Option<&crate::config::x509::X509Settings>,
+    ) -> Result<Self, String> {
+        let Some(settings) = settings else {
+            return Ok(self);
+        };
+        #[cfg(feature = "tls-x509")]
+        {
+            let server = super::x509::X509Server::load(settings).map_err(|e| e.to_string())?;
+            server.warn_if_expiring();
+            Ok(Self {
+                x509: Some(Arc::new(server)),
+                ..self
+            })
+        }
+        #[cfg(not(feature = "tls-x509"))]
+        Err(format!(
+            "{} set {} and {} ask for X.509 mode, but this build has no X.509 support (feature \
+             tls-x509, left out of the smallest boards): use a build with it, or unset them \
+             to use the authentication key",
+            settings.ca_file.name, settings.cert_file.name, settings.key_file.name
+        ))
+    }
+
+    /// The mode for the log line at start: `TLS-PSK`, or X.509 with its files.
+    pub fn mode(&self) -> String {
+        #[cfg(feature = "tls-x509")]
+        if let Some(x509) = &self.x509 {
+            return x509.describe();
+        }
+        String::from("TLS-PSK")
     }
 }
 
 impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerConfig")
+            .field("mode", &self.mode())
             .field("allow_psk_ke", &self.allow_psk_ke)
             .field("suites", &self.suites)
             .field("groups", &self.groups)

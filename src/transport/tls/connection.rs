@@ -5,6 +5,9 @@
 //! negotiated. The caller moves the bytes; this type never touches a socket or a clock.
 //! Any failure queues the matching alert, then the connection is dead. Nothing coalesces:
 //! each `send_record` call is exactly one application_data record (protocol.md §6.6).
+//! Two engines sit behind the same calls: our external-PSK handshake, and (feature
+//! `tls-x509`, when the server configuration carries certificates) rustls's own server
+//! (tls-x509.md); the mode is the daemon's, chosen at start, never per connection.
 
 use std::sync::Arc;
 
@@ -23,8 +26,214 @@ const PLAINTEXT_LIMIT: usize = 4 * MAX_FRAGMENT_LEN;
 /// records per key (RFC 8446 §5.5), and harmless for ChaCha20.
 const REKEY_AFTER_RECORDS: u64 = 1 << 23;
 
-/// A TLS 1.3 external-PSK connection, server or client side.
-pub struct Connection {
+/// A TLS 1.3 connection, server or client side: external PSK, or X.509 on the server when
+/// configured.
+pub struct Connection(Engine);
+
+// The PSK engine, the common case, stays inline as before; only X.509 sessions (a rustls
+// connection, larger still) take the extra allocation.
+#[allow(clippy::large_enum_variant)]
+enum Engine {
+    Psk(Psk),
+    #[cfg(feature = "tls-x509")]
+    X509(Box<super::x509::Session>),
+}
+
+/// Calls `$call` on whichever engine runs this connection.
+macro_rules! engine {
+    ($self:ident, $conn:ident => $call:expr) => {
+        match &$self.0 {
+            Engine::Psk($conn) => $call,
+            #[cfg(feature = "tls-x509")]
+            Engine::X509($conn) => $call,
+        }
+    };
+    (mut $self:ident, $conn:ident => $call:expr) => {
+        match &mut $self.0 {
+            Engine::Psk($conn) => $call,
+            #[cfg(feature = "tls-x509")]
+            Engine::X509($conn) => $call,
+        }
+    };
+}
+
+impl Connection {
+    /// A server connection waiting for a ClientHello: X.509 mode when `cfg` carries
+    /// certificates, our PSK handshake otherwise.
+    pub fn new_server(cfg: Arc<ServerConfig>) -> Self {
+        #[cfg(feature = "tls-x509")]
+        if let Some(x509) = &cfg.x509 {
+            return match super::x509::Session::new(x509.clone()) {
+                Ok(session) => Self(Engine::X509(Box::new(session))),
+                Err(err) => Self(Engine::Psk(Psk::failed(err))),
+            };
+        }
+        Self(Engine::Psk(Psk::new_server(cfg)))
+    }
+
+    /// A client connection with its ClientHello already queued in `outgoing`.
+    ///
+    /// If the hello cannot be built (no randomness), the error comes out of `process`.
+    pub fn new_client(cfg: Arc<ClientConfig>) -> Self {
+        Self(Engine::Psk(Psk::new_client(cfg)))
+    }
+
+    /// Buffers bytes from the peer, at most `read_capacity()` of them; returns how many.
+    pub fn read_tls(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        engine!(mut self, c => c.read_tls(bytes))
+    }
+
+    /// How many more bytes `read_tls` would take now.
+    pub fn read_capacity(&self) -> usize {
+        engine!(self, c => c.read_capacity())
+    }
+
+    /// Handles every buffered record: advances the handshake, decrypts application data.
+    ///
+    /// Stops early while enough plaintext is waiting (backpressure).
+    /// On error the alert is already queued in `outgoing` and the connection is dead.
+    pub fn process(&mut self) -> Result<(), Error> {
+        engine!(mut self, c => c.process())
+    }
+
+    /// The stream ended. Mid-handshake that is an error; afterwards it is a close without
+    /// close_notify, which we accept as end of data.
+    pub fn read_eof(&mut self) -> Result<(), Error> {
+        engine!(mut self, c => c.read_eof())
+    }
+
+    /// Bytes waiting to be written to the peer.
+    pub fn outgoing(&self) -> &[u8] {
+        engine!(self, c => c.outgoing())
+    }
+
+    /// Marks `n` bytes of `outgoing()` as written.
+    pub fn consume_outgoing(&mut self, n: usize) {
+        engine!(mut self, c => c.consume_outgoing(n))
+    }
+
+    /// True until the handshake completes (and also false after a failure).
+    pub fn is_handshaking(&self) -> bool {
+        engine!(self, c => c.is_handshaking())
+    }
+
+    /// Server side: whether the client has shown it holds the key: a PSK binder verified (a
+    /// round trip before the handshake completes), or in X.509 mode its certificate and
+    /// CertificateVerify at the end of the handshake. The listener protects such handshakes
+    /// when it must drop one to make room.
+    pub fn peer_proved_key(&self) -> bool {
+        engine!(self, c => c.peer_proved_key())
+    }
+
+    /// Decrypted application data not yet consumed.
+    pub fn plaintext(&self) -> &[u8] {
+        engine!(self, c => c.plaintext())
+    }
+
+    /// Marks `n` bytes of `plaintext()` as consumed.
+    pub fn consume_plaintext(&mut self, n: usize) {
+        engine!(mut self, c => c.consume_plaintext(n))
+    }
+
+    /// The largest payload `send_record` takes (16384, or less if the peer asked via
+    /// record_size_limit).
+    pub fn max_record_payload(&self) -> usize {
+        match &self.0 {
+            Engine::Psk(c) => c.max_record_payload(),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(_) => MAX_FRAGMENT_LEN,
+        }
+    }
+
+    /// Queues exactly one application_data record holding `data`.
+    ///
+    /// A KeyUpdate the peer requested may go out first, as a record of its own.
+    pub fn send_record(&mut self, data: &[u8]) -> Result<(), Error> {
+        engine!(mut self, c => c.send_record(data))
+    }
+
+    /// Sends a KeyUpdate and switches to our next key; `request_peer` asks the peer to do
+    /// the same (RFC 8446 §4.6.3). In X.509 mode rustls always asks the peer.
+    pub fn send_key_update(&mut self, request_peer: bool) -> Result<(), Error> {
+        match &mut self.0 {
+            Engine::Psk(c) => c.send_key_update(request_peer),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(c) => c.send_key_update(),
+        }
+    }
+
+    /// Queues close_notify (once); nothing may be sent after it.
+    pub fn send_close_notify(&mut self) {
+        engine!(mut self, c => c.send_close_notify())
+    }
+
+    /// Whether the peer sent close_notify.
+    pub fn peer_closed(&self) -> bool {
+        engine!(self, c => c.peer_closed())
+    }
+
+    /// What the PSK handshake agreed on, once it has completed; `None` in X.509 mode (see
+    /// `describe`).
+    pub fn negotiated(&self) -> Option<Negotiated> {
+        match &self.0 {
+            Engine::Psk(c) => c.negotiated(),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(_) => None,
+        }
+    }
+
+    /// What the handshake agreed on, in words for the log, in either mode.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Engine::Psk(c) => c.negotiated().map_or_else(String::new, |n| n.to_string()),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(c) => c.describe(),
+        }
+    }
+
+    /// How many KeyUpdate messages were (received, sent); PSK mode only.
+    pub fn key_updates(&self) -> (u64, u64) {
+        match &self.0 {
+            Engine::Psk(c) => c.key_updates(),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(_) => (0, 0),
+        }
+    }
+
+    /// The error that ended this connection, if any.
+    pub fn failure(&self) -> Option<&Error> {
+        engine!(self, c => c.failure())
+    }
+
+    /// Writes an application_data record even after close_notify, so tests can play a
+    /// misbehaving peer.
+    #[cfg(test)]
+    pub(super) fn write_after_close_for_test(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            Engine::Psk(c) => c.write_after_close_for_test(data),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(_) => unreachable!("PSK tests only"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Engine::Psk(c) => c.fmt(f),
+            #[cfg(feature = "tls-x509")]
+            Engine::X509(c) => f
+                .debug_struct("Connection")
+                .field("mode", &"x509")
+                .field("handshaking", &c.is_handshaking())
+                .field("failure", &c.failure())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// The external-PSK engine: our own handshake on rustls's primitives (tls-psk.md).
+struct Psk {
     records: RecordLayer,
     joiner: HandshakeJoiner,
     state: State,
@@ -45,16 +254,20 @@ enum State {
     Failed,
 }
 
-impl Connection {
-    /// A server connection waiting for a ClientHello.
-    pub fn new_server(cfg: Arc<ServerConfig>) -> Self {
+impl Psk {
+    fn new_server(cfg: Arc<ServerConfig>) -> Self {
         Self::with_state(State::Server(ServerState::ExpectClientHello, cfg))
     }
 
-    /// A client connection with its ClientHello already queued in `outgoing`.
-    ///
-    /// If the hello cannot be built (no randomness), the error comes out of `process`.
-    pub fn new_client(cfg: Arc<ClientConfig>) -> Self {
+    /// A connection that failed before it began (X.509 set-up failure).
+    #[cfg(feature = "tls-x509")]
+    fn failed(err: Error) -> Self {
+        let mut conn = Self::with_state(State::Failed);
+        conn.failure = Some(err);
+        conn
+    }
+
+    fn new_client(cfg: Arc<ClientConfig>) -> Self {
         let mut conn = Self::with_state(State::Failed);
         match ClientState::start(&cfg, &mut conn.records) {
             Ok(state) => conn.state = State::Client(state, cfg),
@@ -239,7 +452,7 @@ impl Connection {
     /// Writes an application_data record even after close_notify, so tests can play a
     /// misbehaving peer.
     #[cfg(test)]
-    pub(super) fn write_after_close_for_test(&mut self, data: &[u8]) {
+    fn write_after_close_for_test(&mut self, data: &[u8]) {
         self.records.write_application_data(data).unwrap();
     }
 
@@ -377,7 +590,7 @@ fn established(traffic: Traffic) -> State {
     State::Established(traffic)
 }
 
-impl std::fmt::Debug for Connection {
+impl std::fmt::Debug for Psk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("handshaking", &self.is_handshaking())

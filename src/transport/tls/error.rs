@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub use super::rejection::Rejection;
+
 /// A TLS alert description (RFC 8446 §6), kept as a value so unknown codes survive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AlertDescription {
@@ -38,6 +40,16 @@ pub enum AlertDescription {
     UnsupportedExtension,
     /// 115: the PSK identity is unknown.
     UnknownPskIdentity,
+    /// 42: a certificate was corrupt or otherwise unusable (X.509 mode).
+    BadCertificate,
+    /// 44: a certificate was revoked by its issuer.
+    CertificateRevoked,
+    /// 45: a certificate has expired or is not yet valid.
+    CertificateExpired,
+    /// 48: a certificate chain does not lead to a trusted CA.
+    UnknownCa,
+    /// 116: a certificate was required but none was sent (TLS 1.3).
+    CertificateRequired,
     /// Any other code, kept as sent.
     Other(u8),
 }
@@ -60,6 +72,11 @@ impl AlertDescription {
             109 => Self::MissingExtension,
             110 => Self::UnsupportedExtension,
             115 => Self::UnknownPskIdentity,
+            42 => Self::BadCertificate,
+            44 => Self::CertificateRevoked,
+            45 => Self::CertificateExpired,
+            48 => Self::UnknownCa,
+            116 => Self::CertificateRequired,
             other => Self::Other(other),
         }
     }
@@ -81,6 +98,11 @@ impl AlertDescription {
             Self::MissingExtension => 109,
             Self::UnsupportedExtension => 110,
             Self::UnknownPskIdentity => 115,
+            Self::BadCertificate => 42,
+            Self::CertificateRevoked => 44,
+            Self::CertificateExpired => 45,
+            Self::UnknownCa => 48,
+            Self::CertificateRequired => 116,
             Self::Other(other) => other,
         }
     }
@@ -101,6 +123,11 @@ impl AlertDescription {
             Self::MissingExtension => "missing_extension",
             Self::UnsupportedExtension => "unsupported_extension",
             Self::UnknownPskIdentity => "unknown_psk_identity",
+            Self::BadCertificate => "bad_certificate",
+            Self::CertificateRevoked => "certificate_revoked",
+            Self::CertificateExpired => "certificate_expired",
+            Self::UnknownCa => "unknown_ca",
+            Self::CertificateRequired => "certificate_required",
             Self::Other(_) => "alert",
         }
     }
@@ -121,6 +148,8 @@ pub enum Error {
     Incompatible(Incompatible),
     /// The peer's key or identity does not match ours.
     WrongKey(WrongKey),
+    /// X.509 mode: the client's certificate was refused, or it sent none (tls-x509.md §3).
+    Certificate(Box<Rejection>),
     /// The peer ended the connection: an alert, or end of stream mid-handshake.
     PeerAborted(PeerAborted),
     /// Our side failed or the caller misused the API.
@@ -158,6 +187,8 @@ pub enum Malformed {
     MissingExtension(&'static str),
     /// An extension we did not offer (or cannot accept there) appeared.
     UnsupportedExtension(u16),
+    /// X.509 mode: what rustls found wrong, in its words.
+    Described(String),
 }
 
 /// The peer is valid but incompatible with our policy (tls-psk.md §4).
@@ -177,6 +208,8 @@ pub enum Incompatible {
     NoCommonKeyExchange,
     /// The server did not accept our pre-shared key.
     ServerRefusedPsk,
+    /// X.509 mode: what rustls found missing, in its words.
+    Described(String),
 }
 
 /// The keys or identities differ between the two sides.
@@ -218,6 +251,8 @@ pub enum Local {
     },
     /// We already sent close_notify.
     Closed,
+    /// X.509 mode: a failure inside rustls, in its words.
+    Described(String),
 }
 
 impl Error {
@@ -233,6 +268,8 @@ impl Error {
                 Malformed::IllegalParameter(_) => A::IllegalParameter,
                 Malformed::MissingExtension(_) => A::MissingExtension,
                 Malformed::UnsupportedExtension(_) => A::UnsupportedExtension,
+                // rustls has queued its own alert already.
+                Malformed::Described(_) => return None,
             },
             Self::Incompatible(i) => match i {
                 Incompatible::OnlyOldVersions | Incompatible::ServerChoseVersion(_) => {
@@ -244,6 +281,8 @@ impl Error {
                 WrongKey::UnknownIdentity { .. } => A::UnknownPskIdentity,
                 WrongKey::BinderMismatch | WrongKey::FinishedMismatch => A::DecryptError,
             },
+            // rustls has queued the matching alert already.
+            Self::Certificate(_) => return None,
             Self::PeerAborted(_) => return None,
             Self::Local(Local::Crypto(_)) => A::InternalError,
             Self::Local(_) => return None,
@@ -281,6 +320,7 @@ impl fmt::Display for Error {
             Self::Malformed(m) => write!(f, "peer sent invalid tls: {m}"),
             Self::Incompatible(i) => write!(f, "peer incompatible: {i}"),
             Self::WrongKey(w) => write!(f, "authentication failed: {w}"),
+            Self::Certificate(r) => write!(f, "{r}"),
             Self::PeerAborted(p) => write!(f, "{p}"),
             Self::Local(l) => write!(f, "local failure: {l}"),
         }
@@ -305,6 +345,7 @@ impl fmt::Display for Malformed {
             Self::IllegalParameter(what) => write!(f, "illegal {what}"),
             Self::MissingExtension(what) => write!(f, "missing extension {what}"),
             Self::UnsupportedExtension(t) => write!(f, "extension {t} was not offered"),
+            Self::Described(what) => f.write_str(what),
         }
     }
 }
@@ -326,6 +367,7 @@ impl fmt::Display for Incompatible {
             }
             Self::NoCommonKeyExchange => write!(f, "no common key exchange group or mode"),
             Self::ServerRefusedPsk => write!(f, "server did not accept the pre-shared key"),
+            Self::Described(what) => f.write_str(what),
         }
     }
 }
@@ -371,6 +413,7 @@ impl fmt::Display for Local {
                 write!(f, "record payload of {len} bytes exceeds {max}")
             }
             Self::Closed => write!(f, "close_notify already sent"),
+            Self::Described(what) => f.write_str(what),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! TLS 1.3 with an external pre-shared key, as Pacemaker's cluster nodes speak it
-//! (tls-psk.md; protocol.md §5).
+//! (tls-psk.md; protocol.md §5), or with certificates when the original's X.509 settings
+//! are present (feature `tls-x509`, tls-x509.md).
 //!
 //! In: socket bytes and a key lookup. Out: plaintext, and records cut exactly where the
 //! caller says (protocol.md §6.6: one `send_record` call is one record).
 //! rustls has no external-PSK support, so we write the codec, record layer, key schedule and
 //! both state machines, and take every primitive from rustls's public crypto-provider API
-//! (all of it confined to `provider.rs`). Never logs key material, never issues tickets,
+//! (all of it confined to `provider.rs`). X.509 mode is rustls's own server, in `x509/`. Never logs key material, never issues tickets,
 //! never accepts 0-RTT, never speaks TLS 1.2.
 //!
 //! Layout, in the order bytes travel:
@@ -13,7 +14,9 @@
 //! - `hello`, `codec`: message encoding and parsing;
 //! - `server`, `client`: the handshake state machines; `traffic`: KeyUpdate;
 //! - `key_schedule`: RFC 8446 §7; `provider`: rustls; `aes128gcm`: ring for AES-128-GCM;
-//! - `connection`: the sans-I/O API; `stream`: the async wrapper.
+//! - `connection`: the sans-I/O API over either engine; `stream`: the async wrapper;
+//! - `x509`: X.509 mode (files, client-certificate check, rustls session); `rejection`: why
+//!   a certificate was refused, in words.
 #![warn(missing_docs)]
 
 mod aes128gcm;
@@ -27,9 +30,12 @@ mod joiner;
 mod key_schedule;
 mod provider;
 mod record;
+mod rejection;
 mod server;
 mod stream;
 mod traffic;
+#[cfg(feature = "tls-x509")]
+mod x509;
 
 #[doc(hidden)]
 pub mod fuzzing;
@@ -47,7 +53,10 @@ pub use self::connection::Connection;
 pub use self::error::{
     AlertDescription, Error, Incompatible, Local, Malformed, PeerAborted, WrongKey,
 };
+pub use self::rejection::{Reason, Rejection};
 pub use self::stream::{HandshakeError, TlsStream};
+#[cfg(feature = "tls-x509")]
+pub use self::x509::{LoadError, X509Server};
 
 /// Random bytes from the source the handshakes use; client ids are made from them.
 pub fn random_16() -> Result<[u8; 16], Error> {

@@ -1,6 +1,7 @@
-//! The only file that names `rustls`: SHA-256, HMAC, HKDF-Expand, X25519/P-256, randomness
-//! and ChaCha20-Poly1305 record protection, all from rustls 0.23's public crypto-provider API
-//! with the ring backend (tls-psk.md §2).
+//! The only file of the PSK engine that names `rustls` (X.509 mode, `x509/`, is rustls's own
+//! server): SHA-256, HMAC, HKDF-Expand, X25519/P-256, randomness and ChaCha20-Poly1305 record
+//! protection, all from rustls 0.23's public crypto-provider API with the ring backend
+//! (tls-psk.md §2).
 //!
 //! In: byte slices and fixed-size secrets. Out: digests, shared secrets, sealed records.
 //! rustls's errors are mapped to ours here so no other file depends on its types, which change
