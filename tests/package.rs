@@ -60,7 +60,8 @@ fn operator_files_are_well_formed() {
 /// Pacemaker at all it makes hacluster, haclient and the directories. Each time systemd starts
 /// the unit, the daemon listens, `check` from the host signs on, journald stores each line
 /// once, SIGUSR1 shows as "log verbosity raised", `systemctl stop` exits 0,
-/// `systemd-analyze verify` is silent and `man -l` renders the page.
+/// `systemd-analyze verify` is silent and `man -l` renders the page; Debian's logrotate (fetched
+/// with `apt-get download`) rotates the running daemon's log with our entry.
 #[test]
 fn deb_installs_and_runs_under_systemd_in_debian_12() {
     let tools = [
