@@ -67,6 +67,7 @@ fn deb_installs_and_runs_under_systemd_in_debian_12() {
     let tools = [
         "debootstrap",
         "dpkg-deb",
+        "apt-get",
         "unshare",
         "nsenter",
         "ip",
