@@ -1,8 +1,9 @@
 //! The operator files and the Debian package (dist/), through `dist/test-dist`:
 //! the man page and scripts on their own; the .deb built twice (same bytes) and installed with
 //! `dpkg -i` in a Debian 12 root booted with its real systemd (tests/roots, never the host's
-//! file system), over the original pacemaker-remote and on a root without Pacemaker; and the
-//! BusyBox init script running the static binary in a root holding nothing but BusyBox.
+//! file system), over the original pacemaker-remote and on a root without Pacemaker; the same
+//! daemon as the remote node of a real cluster, drained by `systemctl stop`; and the BusyBox
+//! init script running the static binary in a root holding nothing but BusyBox.
 //!
 //! These need root, namespaces, debootstrap and the x86_64 musl toolchain (cross/build
 //! installs it). Where something is missing they print "skipped" and pass, unless
@@ -89,6 +90,36 @@ fn deb_installs_and_runs_under_systemd_in_debian_12() {
     ] {
         assert!(out.contains(step), "missing {step}:\n{out}");
     }
+    eprintln!("{}", figures(&out));
+}
+
+/// The package's daemon, started by systemd in the booted Debian 12 root, is the remote node of
+/// a real cluster (tests/interop/cluster.sh on the host) and runs a Dummy; `systemctl stop`
+/// then drains: the cluster stops the Dummy and disconnects, systemd waits for it, and the
+/// daemon exits 0.
+#[test]
+fn systemctl_stop_drains_a_real_cluster_node() {
+    let tools = [
+        "debootstrap",
+        "dpkg-deb",
+        "unshare",
+        "nsenter",
+        "ip",
+        "flock",
+        "corosync",
+        "pacemakerd",
+        "crm_mon",
+        "crm_resource",
+        "cibadmin",
+    ];
+    if let Some(m) = missing(&tools, &[]) {
+        if skip_or_fail(&m) {
+            return;
+        }
+    }
+    // Up to 15 minutes waiting for another run's cluster (the interop lock), then about 40 s.
+    let out = test_dist("cluster", Duration::from_secs(1800));
+    assert!(out.contains("TIMING cluster_drain_stop_ms"), "{out}");
     eprintln!("{}", figures(&out));
 }
 
