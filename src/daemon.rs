@@ -130,7 +130,7 @@ pub fn run(config: Config) -> i32 {
 /// already publishes (a full cluster stack on this host) is fatal, as for the original.
 #[cfg(feature = "ipc-proxy")]
 fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) -> Result<(), i32> {
-    use crate::ipc::{bridge, Framing, IpcConfig};
+    use crate::ipc::{bridge, IpcConfig};
     if !config.local_ipc {
         info!("local IPC for node tools is turned off (PCMK_remoted_local_ipc=no)");
         return Ok(());
@@ -138,11 +138,7 @@ fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) ->
     let mut cfg = IpcConfig::new(crate::connection::dispatch::proxy::SERVICES.to_vec());
     cfg.buffer_floor = config.ipc_buffer;
     cfg.max_message = config.limits.max_message_bytes;
-    cfg.framing = if config.ipc_framing_3 {
-        Framing::Pacemaker3
-    } else {
-        Framing::Pacemaker2
-    };
+    cfg.framing = config.ipc_framing.into();
     bridge::start(hub, ex, cfg).map_err(|e| {
         error!(
             "cannot serve local tools: {e}; exiting (PCMK_remoted_local_ipc=no runs without them)"

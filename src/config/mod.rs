@@ -58,14 +58,27 @@ pub struct Config {
     pub ipc_buffer: usize,
     /// Publish the local IPC services (`PCMK_remoted_local_ipc`, `--no-local-ipc`).
     pub local_ipc: bool,
-    /// The installed Pacemaker tools use the 3.0.1+ IPC header (`PCMK_remoted_ipc_framing=3`)
-    /// rather than the 2.x one; the two cannot be told apart on the wire.
-    pub ipc_framing_3: bool,
+    /// The node tools' IPC header layout (`PCMK_remoted_ipc_framing`): told apart per client
+    /// by default, or fixed by the operator.
+    pub ipc_framing: IpcFraming,
     /// The settings file actually read, if any.
     pub sysconfig: Option<PathBuf>,
     /// Certificates instead of the key: set when `PCMK_ca_file`, `PCMK_cert_file` and
     /// `PCMK_key_file` all are, as for the original (tls-x509.md §1).
     pub x509: Option<x509::X509Settings>,
+}
+
+/// Which IPC header layout node tools are spoken to in (libqb-ipc.md 7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpcFraming {
+    /// `auto`: each client's first request says which it uses (2.x up to Pacemaker 3.0.0,
+    /// or 3.0.1 and later); tools of several versions on one node all work.
+    #[default]
+    Auto,
+    /// `2`: every client as Pacemaker up to 3.0.0; an override, should detection misjudge.
+    Pacemaker2,
+    /// `3`: every client as Pacemaker 3.0.1 and later; an override likewise.
+    Pacemaker3,
 }
 
 /// Where log lines go and from which level.
@@ -359,20 +372,22 @@ impl Config {
                 })?,
                 None => true,
             };
-        let ipc_framing_3 = match sources.lookup(&format!("{OWN_PREFIX}ipc_framing")) {
+        let ipc_framing = match sources.lookup(&format!("{OWN_PREFIX}ipc_framing")) {
             Some(f) => match f.value.trim() {
-                "2" => false,
-                "3" => true,
+                "auto" => IpcFraming::Auto,
+                "2" => IpcFraming::Pacemaker2,
+                "3" => IpcFraming::Pacemaker3,
                 _ => {
                     return Err(bad(
                         &format!("{OWN_PREFIX}ipc_framing"),
                         &f.origin,
                         f.value.clone(),
-                        "2 (Pacemaker up to 3.0.0) or 3 (Pacemaker 3.0.1 and later)",
+                        "auto (each client as its requests say), 2 (Pacemaker up to 3.0.0) or \
+                         3 (Pacemaker 3.0.1 and later)",
                     ))
                 }
             },
-            None => false,
+            None => IpcFraming::Auto,
         };
 
         let (x509, x509_warnings) = x509::load(sources);
@@ -390,7 +405,7 @@ impl Config {
             agent_paths,
             ipc_buffer,
             local_ipc,
-            ipc_framing_3,
+            ipc_framing,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
             x509,
         };
@@ -717,6 +732,25 @@ mod tests {
         );
         assert_eq!(c.agent_paths.lsb_dir, PathBuf::from("/etc/rc.d"));
         assert_eq!(c.agent_paths.ocf_root, PathBuf::from("/usr/lib/ocf"));
+    }
+
+    #[test]
+    fn ipc_framing_is_detected_unless_fixed() {
+        let (c, _) = load_with(&Cli::default(), &[], "").unwrap();
+        assert_eq!(c.ipc_framing, IpcFraming::Auto);
+        for (value, want) in [
+            ("auto", IpcFraming::Auto),
+            ("2", IpcFraming::Pacemaker2),
+            (" 3", IpcFraming::Pacemaker3),
+        ] {
+            let env = [("PCMK_remoted_ipc_framing", value)];
+            let (c, _) = load_with(&Cli::default(), &env, "").unwrap();
+            assert_eq!(c.ipc_framing, want, "{value}");
+        }
+        let e = load_with(&Cli::default(), &[], "PCMK_remoted_ipc_framing=3.0.3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auto (each client"), "{e}");
     }
 
     #[test]

@@ -59,8 +59,9 @@ impl SocketMode {
 pub struct IpcConfig {
     /// Names to publish (`cib_ro`, `attrd`, …).
     pub services: Vec<&'static str>,
-    /// Header layout of the installed Pacemaker tools.
-    pub framing: Framing,
+    /// Header layout for every client, or `None` (the default): each client's own, from its
+    /// first request (libqb-ipc.md 7.2).
+    pub framing: Option<Framing>,
     /// `PCMK_ipc_buffer` or 128 KiB: the least we negotiate, and the size from which large
     /// messages are compressed (2.x) or split (3.x), as Pacemaker's servers do.
     pub buffer_floor: usize,
@@ -91,12 +92,24 @@ pub struct IpcConfig {
     pub socket_mode: SocketMode,
 }
 
+/// `PCMK_remoted_ipc_framing` as the server takes it: `auto` is per-client detection.
+impl From<crate::config::IpcFraming> for Option<Framing> {
+    fn from(setting: crate::config::IpcFraming) -> Self {
+        use crate::config::IpcFraming;
+        match setting {
+            IpcFraming::Auto => None,
+            IpcFraming::Pacemaker2 => Some(Framing::Pacemaker2),
+            IpcFraming::Pacemaker3 => Some(Framing::Pacemaker3),
+        }
+    }
+}
+
 impl IpcConfig {
     /// Defaults for everything but the service names.
     pub fn new(services: Vec<&'static str>) -> Self {
         IpcConfig {
             services,
-            framing: Framing::default(),
+            framing: None,
             buffer_floor: DEFAULT_BUFFER_FLOOR,
             max_datagram: limits::IPC_MAX_DATAGRAM_BYTES,
             max_message: limits::IPC_MAX_MESSAGE_BYTES,

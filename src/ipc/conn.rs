@@ -5,7 +5,8 @@
 //! Out: `Request` events for the daemon, and the reason the connection ended. Never blocks or
 //! sleeps, never lets one client's input end another client, and never leaves its files.
 //! Inbound states: Reading → (Inflating →) Held → Reading, or Starved while the shared
-//! budget has no room for what the next datagram would make this client hold.
+//! budget has no room for what the next datagram would make this client hold. The first
+//! request fixes the client's header layout (libqb-ipc.md 7.2) for its decoder and encoder.
 
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -43,8 +44,9 @@ const READS_PER_WAKE: usize = 32;
 /// highest request id it sent (a response with a larger id makes a 2.1.5 client abort,
 /// libqb-ipc.md 7.3, so the server refuses to send one).
 pub(super) struct ClientLink {
-    /// Builds this client's datagrams (its negotiated size, our threshold).
-    pub encoder: Encoder,
+    /// Builds this client's datagrams (its negotiated size, our threshold); its layout is
+    /// set from the client's first request unless the configuration fixes it.
+    pub encoder: Cell<Encoder>,
     /// Responses waiting to go out on the request/response socket.
     pub responses: Mailbox<Outgoing>,
     /// Events waiting to go out on the event socket.
@@ -74,8 +76,8 @@ pub(super) struct Intake {
     pub grant: Grant,
     /// Output of one decompression step.
     pub slice: usize,
-    /// Header layout and the largest message text.
-    pub framing: Framing,
+    /// Header layout for every client, or `None`: from each client's first request.
+    pub framing: Option<Framing>,
     /// Largest message text after decompression or reassembly.
     pub max_message: usize,
 }
@@ -93,6 +95,10 @@ pub(super) struct Conn {
     response: Channel,
     event: Channel,
     inbound: Inbound,
+    /// The layout the configuration fixes, if it does.
+    fixed: Option<Framing>,
+    /// The first datagram was looked at for its layout.
+    layout_seen: bool,
     /// Send the zero-length goodbye at drop: set unless the client left by itself.
     notify_close: bool,
 }
@@ -124,12 +130,17 @@ impl Conn {
             est,
             link,
             daemon,
-            decoder: Decoder::new(intake.framing, intake.max_message),
+            decoder: match intake.framing {
+                Some(f) => Decoder::new(f, intake.max_message),
+                None => Decoder::detecting(intake.max_message),
+            },
             grant: intake.grant,
             slice: intake.slice.max(1),
             response,
             event,
             inbound: Inbound::Reading,
+            fixed: intake.framing,
+            layout_seen: false,
             notify_close: true,
         }
     }
@@ -292,6 +303,10 @@ impl Conn {
                 qb::Datagram::Disconnect => return Err(CloseReason::ClientClosed),
                 qb::Datagram::Message { .. } => {}
             }
+            if !self.layout_seen {
+                self.layout_seen = true;
+                self.settle_layout(&buf);
+            }
             match self.decoder.feed(&buf) {
                 Ok(Decoded::Message(m)) => self.deliver(m),
                 Ok(Decoded::Part) => {}
@@ -303,6 +318,42 @@ impl Conn {
             }
         }
         Ok(())
+    }
+
+    /// The client's first request says which header layout its Pacemaker library writes
+    /// (libqb-ipc.md 7.2): responses and events to it use the same from now on. A fixed
+    /// layout stays, with a warning when the request says otherwise; a request that fits
+    /// neither is read as 2.x (the decoder then judges it).
+    fn settle_layout(&mut self, datagram: &[u8]) {
+        let found = pcmk::detect(datagram);
+        let name = |f: Framing| match f {
+            Framing::Pacemaker2 => "2.x (Pacemaker up to 3.0.0)",
+            Framing::Pacemaker3 => "3.0.1+",
+        };
+        match (self.fixed, found) {
+            (Some(fixed), Some(found)) if fixed != found => crate::limited!(
+                Source::LocalClient,
+                log::Level::Warn,
+                "ipc: {} sends the {} IPC header, but PCMK_remoted_ipc_framing fixes {}; \
+                 unset it to serve each client in its own",
+                self.who,
+                name(found),
+                name(fixed)
+            ),
+            (Some(_), _) => {}
+            (None, Some(found)) => {
+                log::debug!("ipc: {} speaks the {} IPC header", self.who, name(found));
+                let enc = self.link.encoder.get();
+                self.link.encoder.set(enc.with_framing(found));
+            }
+            (None, None) => crate::limited!(
+                Source::LocalClient,
+                log::Level::Warn,
+                "ipc: the first request of {} fits neither Pacemaker IPC header; reading it \
+                 as 2.x",
+                self.who
+            ),
+        }
     }
 
     /// Makes sure the grant covers what the next datagram will make this client hold

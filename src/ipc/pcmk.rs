@@ -35,11 +35,14 @@ pub const FLAG_MULTIPART: u32 = 1 << 19;
 /// 3.0.1+: the last part of a multipart message.
 pub const FLAG_MULTIPART_END: u32 = 1 << 20;
 
-/// Which header layout the local Pacemaker tools use; the two cannot be told apart on the
-/// wire (libqb-ipc.md 7.2), so it is a setting.
+/// Which header layout a client's Pacemaker library uses. Told apart per client from its
+/// first request ([`detect`]), unless the setting fixes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Framing {
-    /// Pacemaker 2.x up to 3.0.0: sizes, flags, version; bzip2 for large messages.
+    /// Pacemaker 2.x up to 3.0.0: sizes, flags, version; bzip2 for large messages. The
+    /// default before a client's first request says otherwise, and for a request that fits
+    /// neither layout: an uncompressed 2.x message also reads correctly as 3.0.1+ (only its
+    /// flags are lost), while a 3.0.1+ header read as 2.x looks compressed (libqb-ipc.md 7.2).
     #[default]
     Pacemaker2,
     /// Pacemaker 3.0.1 and later: size, flags, version, part id; large messages in parts.
@@ -84,6 +87,32 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&b[at..at + 4]);
     u32::from_ne_bytes(w)
+}
+
+/// Which layout a request is in, from its first [`HEADER_LEN`] bytes (libqb-ipc.md 7.2).
+///
+/// The version byte is 1 in both layouts but sits at offset 36 in 2.x and at offset 32 in
+/// 3.0.1+, where offset 36 begins the struct's zeroed tail padding; the payload size must
+/// also agree with libqb's size field in that layout (2.x: the compressed size when set,
+/// else the plain one; 3.0.1+: this part's size). A header fits at most one layout, as byte
+/// 36 is 1 in one and 0 in the other. `None`: it fits neither (not a Pacemaker 2.x or 3.x
+/// client, or a layout newer than this code).
+pub fn detect(b: &[u8]) -> Option<Framing> {
+    if b.len() < HEADER_LEN {
+        return None;
+    }
+    let total = i32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+    let payload = u32::try_from(total).ok()?.checked_sub(HEADER_LEN as u32)?;
+    let (first, second) = (u32_at(b, 24), u32_at(b, 28));
+    let v2 = b[36] == VERSION
+        && b[37..40] == [0; 3]
+        && (if second == 0 { first } else { second }) == payload;
+    let v3 = b[32] == VERSION && b[33] == 0 && b[36..40] == [0; 4] && first == payload;
+    match (v2, v3) {
+        (true, false) => Some(Framing::Pacemaker2),
+        (false, true) => Some(Framing::Pacemaker3),
+        _ => None,
+    }
 }
 
 /// Reads a header in the given layout; `b` must hold at least [`HEADER_LEN`] bytes.

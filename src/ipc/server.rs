@@ -194,6 +194,7 @@ impl IpcServer {
         }
         let parts = link
             .encoder
+            .get()
             .encode(id, flags, xml)
             .map_err(IpcError::Encode)?;
         link.last_response.set(link.last_response.get().max(id));
@@ -210,6 +211,7 @@ impl IpcServer {
             .set(if id >= i32::MAX as u32 { 1 } else { id + 1 });
         let parts = link
             .encoder
+            .get()
             .encode(id, FLAG_SERVER_EVENT, xml)
             .map_err(IpcError::Encode)?;
         self.queue(client, &link.events, parts)
@@ -405,7 +407,12 @@ impl IpcServer {
     /// The handshake is done: expose the client and report it.
     fn ready(&self, id: IpcClientId, negotiated: usize, cred: Cred) -> Option<Rc<ClientLink>> {
         let link = Rc::new(ClientLink {
-            encoder: Encoder::new(self.cfg.framing, self.cfg.threshold(negotiated), negotiated),
+            // Until the first request says otherwise (Framing's default is readable by both).
+            encoder: Cell::new(Encoder::new(
+                self.cfg.framing.unwrap_or_default(),
+                self.cfg.threshold(negotiated),
+                negotiated,
+            )),
             responses: Mailbox::new(self.cfg.max_outbound_bytes),
             events: Mailbox::new(self.cfg.max_outbound_bytes),
             last_request: Cell::new(0),

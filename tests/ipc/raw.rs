@@ -121,6 +121,13 @@ fn case(name: &str, service: &str) -> Result<String, String> {
             if id != 1 || size as usize != n || !text.contains("42-from-rust") {
                 return Err(format!("bad response id={id} size={size} n={n} {text}"));
             }
+            // Answered in the client's own header layout.
+            if pcmk::detect(&buf[..n]) != Some(framing) {
+                return Err(format!(
+                    "response in another layout than {framing:?}: {:02x?}",
+                    &buf[..pcmk::HEADER_LEN]
+                ));
+            }
             Ok(format!(
                 "type={} negotiated={} control={} bytes uid={} mode={:o} dir_mode={} response_id={id} size={n}",
                 c.reply.connection_type,

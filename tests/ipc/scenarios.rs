@@ -402,6 +402,34 @@ fn sc_framing3(ctx: &Ctx) -> Result<String, String> {
     Ok(format!("{gone}; then {ok}"))
 }
 
+/// With no layout configured, clients of both layouts on one server: each is read and
+/// answered in its own (libqb-ipc.md 7.2), a real 2.x tool between them.
+fn sc_layouts_side_by_side(ctx: &Ctx) -> Result<String, String> {
+    let s = TestServer::start(&ctx.ns, "layouts", &[])?;
+    let v3 = raw(ctx, "ok", "attrd", &[("PCMKR_T_FRAMING", "3")])?;
+    let tool = expect_value(&attrd_query(ctx)?)?;
+    let v2 = raw(ctx, "ok", "attrd", &[("PCMKR_T_FRAMING", "2")])?;
+    let parts = raw(
+        ctx,
+        "vanish-mid-multipart",
+        "attrd",
+        &[("PCMKR_T_FRAMING", "3")],
+    )?;
+    let v3_again = raw(ctx, "ok", "attrd", &[("PCMKR_T_FRAMING", "3")])?;
+    let log = finish_log(s)?;
+    let seen = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    let (said2, said3) = (seen("speaks the 2.x"), seen("speaks the 3.0.1+"));
+    if said2 < 2 || said3 < 3 {
+        return Err(format!(
+            "expected >= 2 clients told 2.x and >= 3 told 3.0.1+, got {said2} and {said3}; \
+             log:\n{log}"
+        ));
+    }
+    Ok(format!(
+        "3.x: {v3}; tool: {tool}; 2.x: {v2}; 3.x parts: {parts}; 3.x: {v3_again}"
+    ))
+}
+
 fn sc_fifty(ctx: &Ctx) -> Result<String, String> {
     let s = TestServer::start(&ctx.ns, "fifty", &[])?;
     // One client first: the reactor opens its timer descriptors on first use.
@@ -1034,6 +1062,7 @@ pub fn run(args: &[String]) -> i32 {
         ("server_close", sc_server_close, true),
         ("malformed", sc_malformed, false),
         ("framing3_parts", sc_framing3, false),
+        ("layouts_side_by_side", sc_layouts_side_by_side, false),
         ("fifty_clients", sc_fifty, false),
         ("connection_cap", sc_connection_cap, false),
         ("name_taken", sc_name_taken, false),

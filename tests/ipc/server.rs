@@ -215,9 +215,11 @@ pub fn run() -> i32 {
         .map(|v| v.split(',').map(String::from).collect())
         .unwrap_or_default();
     let mut cfg = IpcConfig::new(services);
+    // Unset: each client's layout from its first request, as the daemon's default.
     cfg.framing = match env("PCMKR_T_FRAMING").as_deref() {
-        Some("3") => Framing::Pacemaker3,
-        _ => Framing::Pacemaker2,
+        Some("3") => Some(Framing::Pacemaker3),
+        Some("2") => Some(Framing::Pacemaker2),
+        _ => None,
     };
     cfg.handshake_timeout = Duration::from_millis(env_num("PCMKR_T_HANDSHAKE_MS", 1000) as u64);
     cfg.max_outbound_bytes = env_num("PCMKR_T_MAX_OUTBOUND", cfg.max_outbound_bytes);

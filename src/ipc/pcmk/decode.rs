@@ -7,8 +7,8 @@
 use std::fmt;
 
 use super::{
-    decode_header, qb, Framing, Header, Layout, FLAG_MULTIPART, FLAG_MULTIPART_END, HEADER_LEN,
-    VERSION,
+    decode_header, detect, qb, Framing, Header, Layout, FLAG_MULTIPART, FLAG_MULTIPART_END,
+    HEADER_LEN, VERSION,
 };
 
 /// What was wrong with a request; the client sent it, so the client is at fault.
@@ -216,7 +216,8 @@ struct Partial {
 
 /// Turns request datagrams into whole messages; holds at most one message in parts.
 pub struct Decoder {
-    framing: Framing,
+    /// The layout, once fixed by the setting or by the client's first datagram.
+    framing: Option<Framing>,
     max_message: usize,
     partial: Option<Partial>,
 }
@@ -225,15 +226,32 @@ impl Decoder {
     /// A decoder for `framing` that refuses messages longer than `max_message` text bytes.
     pub fn new(framing: Framing, max_message: usize) -> Self {
         Decoder {
-            framing,
+            framing: Some(framing),
             max_message,
             partial: None,
         }
     }
 
-    /// The header layout this decoder reads.
-    pub fn framing(&self) -> Framing {
+    /// A decoder that takes its layout from the first datagram it is fed ([`detect`];
+    /// 2.x when that fits neither), for a client whose Pacemaker version is not known.
+    pub fn detecting(max_message: usize) -> Self {
+        Decoder {
+            framing: None,
+            max_message,
+            partial: None,
+        }
+    }
+
+    /// The header layout this decoder reads; `None` until a detecting decoder is fed.
+    pub fn framing(&self) -> Option<Framing> {
         self.framing
+    }
+
+    /// The layout for a datagram starting with `header`: the fixed one, else what the
+    /// header says.
+    fn layout_of(&self, header: &[u8]) -> Framing {
+        self.framing
+            .unwrap_or_else(|| detect(header).unwrap_or_default())
     }
 
     /// Bytes held for a message still in parts.
@@ -247,7 +265,7 @@ impl Decoder {
     /// in parts. 0 for a message in one datagram, or for a header the decoder will refuse
     /// anyway (over the size bound, malformed), so no budget is waited for in vain.
     pub fn demand(&self, header: &[u8], inflater_state: usize) -> usize {
-        let Ok(h) = decode_header(self.framing, header) else {
+        let Ok(h) = decode_header(self.layout_of(header), header) else {
             return 0;
         };
         match h.layout {
@@ -283,10 +301,13 @@ impl Decoder {
     }
 
     /// Takes one whole datagram (libqb header included). A compressed message comes back as
-    /// an [`Inflation`] for the caller to run. After an error the decoder should be dropped
-    /// with its client.
+    /// an [`Inflation`] for the caller to run. The first datagram fixes a detecting
+    /// decoder's layout for good (a client's library does not change under it). After an
+    /// error the decoder should be dropped with its client.
     pub fn feed(&mut self, datagram: &[u8]) -> Result<Decoded, DecodeError> {
-        let h = decode_header(self.framing, datagram)?;
+        let framing = self.layout_of(datagram);
+        self.framing = Some(framing);
+        let h = decode_header(framing, datagram)?;
         if usize::try_from(h.size).ok() != Some(datagram.len()) {
             return Err(DecodeError::Qb(qb::QbError::SizeMismatch {
                 size: h.size,

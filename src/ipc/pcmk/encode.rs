@@ -73,6 +73,17 @@ impl Encoder {
         }
     }
 
+    /// The header layout this encoder writes.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// The same sizes in another layout: set once a client's first request says which it
+    /// speaks.
+    pub fn with_framing(self, framing: Framing) -> Self {
+        Encoder { framing, ..self }
+    }
+
     /// The datagrams that carry `xml` (text without NUL) with libqb id `id` and `flags`.
     pub fn encode(&self, id: u32, flags: u32, xml: &[u8]) -> Result<Vec<Vec<u8>>, EncodeError> {
         match self.framing {

@@ -583,3 +583,253 @@ fn parts_demand_the_whole_text_so_far() {
         Err(DecodeError::PartOrder { .. })
     ));
 }
+
+/// One captured request (vectors.txt).
+struct Vector {
+    version: &'static str,
+    tool: &'static str,
+    whole: bool,
+    bytes: Vec<u8>,
+}
+
+fn vectors() -> Vec<Vector> {
+    include_str!("vectors.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 4, "{l}");
+            let bytes = (0..f[3].len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&f[3][i..i + 2], 16).expect("hex"))
+                .collect();
+            Vector {
+                version: f[0],
+                tool: f[1],
+                whole: f[2] == "whole",
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// The layout each captured Pacemaker version writes (libqb-ipc.md 7.2).
+fn layout_of_version(version: &str) -> Framing {
+    match version {
+        "2.1.5" | "3.0.0" => Framing::Pacemaker2,
+        "3.0.3" => Framing::Pacemaker3,
+        other => panic!("no layout known for {other}"),
+    }
+}
+
+#[test]
+#[cfg(target_endian = "little")]
+fn real_requests_of_every_version_tell_their_layout() {
+    let all = vectors();
+    for version in ["2.1.5", "3.0.0", "3.0.3"] {
+        let tools: Vec<&str> = all
+            .iter()
+            .filter(|v| v.version == version)
+            .map(|v| v.tool)
+            .collect();
+        for tool in ["crm_mon", "cibadmin", "crm_attribute", "crm_resource"] {
+            assert!(tools.contains(&tool), "{version}: no {tool} vector");
+        }
+        assert!(tools.contains(&"attrd_updater-large"), "{version}");
+    }
+    for v in &all {
+        let want = layout_of_version(v.version);
+        let what = format!("{} {}", v.version, v.tool);
+        assert_eq!(detect(&v.bytes), Some(want), "{what}");
+        // The header alone tells it, as the server peeks it before reading a datagram.
+        assert_eq!(detect(&v.bytes[..HEADER_LEN]), Some(want), "{what}");
+        // Version 1 in both, at offset 36 in 2.x and 32 in 3.0.1+ (zero padding at 36).
+        let (at, other) = match want {
+            Framing::Pacemaker2 => (36, 32),
+            Framing::Pacemaker3 => (32, 36),
+        };
+        assert_eq!(v.bytes[at], VERSION, "{what}");
+        assert!(v.bytes[other] <= 1, "{what}");
+        if want == Framing::Pacemaker3 {
+            assert_eq!(v.bytes[36..40], [0; 4], "{what}");
+        }
+        if !v.whole {
+            // The first part of a split request: multipart flag, part 0.
+            let h = decode_header(want, &v.bytes).expect("header");
+            assert_eq!(
+                h.flags & (FLAG_MULTIPART | FLAG_MULTIPART_END),
+                FLAG_MULTIPART
+            );
+            assert_eq!(
+                h.layout,
+                Layout::V3 {
+                    size: 131_032,
+                    part_id: 0
+                },
+                "{what}"
+            );
+            continue;
+        }
+        let compressed = decode_header(want, &v.bytes).expect("header").flags & FLAG_COMPRESSED;
+        if compressed != 0 && !cfg!(feature = "bzip2") {
+            let got = Decoder::detecting(MAX).decode(&v.bytes);
+            assert_eq!(got, Err(DecodeError::CompressionUnsupported), "{what}");
+            continue;
+        }
+        // A detecting decoder reads it whole and settles on that layout.
+        let mut dec = Decoder::detecting(MAX);
+        assert_eq!(dec.framing(), None);
+        let m = dec.decode(&v.bytes).expect(&what).expect("whole message");
+        assert_eq!(dec.framing(), Some(want), "{what}");
+        assert!(m.xml.starts_with(b"<") && m.xml.ends_with(b">"), "{what}");
+        assert_eq!(
+            m.id,
+            u32::from_ne_bytes([v.bytes[0], v.bytes[1], v.bytes[2], v.bytes[3]])
+        );
+        // Read in the other layout they go wrong, so one fixed setting cannot serve tools of
+        // both sides of 3.0.1: a 3.0.1+ request read as 2.x has its flags where 2.x keeps
+        // the compressed size, and is refused (unless its flags are 0: then the version
+        // byte reads as flags 0x1); a 2.x one read as 3.0.1+ passes, but with its flags
+        // read as 0 (the "wants a response" bit lost).
+        match want {
+            Framing::Pacemaker3 if m.flags == 0 => {
+                let as2 = Decoder::new(Framing::Pacemaker2, MAX)
+                    .decode(&v.bytes)
+                    .expect(&what)
+                    .expect("whole");
+                assert_eq!((as2.flags, &as2.xml), (1, &m.xml), "{what}");
+            }
+            Framing::Pacemaker3 => assert!(
+                Decoder::new(Framing::Pacemaker2, MAX)
+                    .decode(&v.bytes)
+                    .is_err(),
+                "{what}"
+            ),
+            Framing::Pacemaker2 if m.flags & FLAG_COMPRESSED != 0 => assert!(
+                Decoder::new(Framing::Pacemaker3, MAX)
+                    .decode(&v.bytes)
+                    .is_err(),
+                "{what}"
+            ),
+            Framing::Pacemaker2 => {
+                let as3 = Decoder::new(Framing::Pacemaker3, MAX)
+                    .decode(&v.bytes)
+                    .expect(&what)
+                    .expect("whole");
+                assert_eq!((as3.flags, &as3.xml), (0, &m.xml), "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+#[cfg(all(target_endian = "little", feature = "bzip2"))]
+fn a_real_compressed_request_inflates_after_detection() {
+    for v in vectors()
+        .iter()
+        .filter(|v| v.tool == "attrd_updater-large" && v.whole)
+    {
+        let m = Decoder::detecting(MAX)
+            .decode(&v.bytes)
+            .expect(v.version)
+            .expect("whole");
+        assert_eq!(m.flags, FLAG_CLIENT_RESPONSE | FLAG_COMPRESSED);
+        assert!(m.xml.windows(1000).any(|w| w.iter().all(|&c| c == b'x')));
+    }
+}
+
+#[test]
+fn our_own_datagrams_are_detected_in_their_layout() {
+    let text = vec![b'a'; 3000];
+    for framing in [Framing::Pacemaker2, Framing::Pacemaker3] {
+        for (threshold, flags) in [(1 << 20, 0), (1 << 20, FLAG_CLIENT_RESPONSE), (1000, 0)] {
+            let enc = Encoder::new(framing, threshold, 1 << 20);
+            for d in enc.encode(9, flags, &text).expect("encode") {
+                assert_eq!(
+                    detect(&d),
+                    Some(framing),
+                    "{framing:?} {threshold} {flags:#x}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn headers_that_fit_neither_layout() {
+    let good = v3(1, FLAG_CLIENT_RESPONSE, 0, &with_nul(b"<x/>"));
+    assert_eq!(detect(&good), Some(Framing::Pacemaker3));
+    assert_eq!(detect(&good[..HEADER_LEN - 1]), None, "short");
+    let mut junk_tail = good.clone();
+    junk_tail[38] = 1;
+    assert_eq!(detect(&junk_tail), None, "3.x with a non-zero tail");
+    let mut both = good.clone();
+    both[36] = 1;
+    assert_eq!(
+        detect(&both),
+        None,
+        "version byte in both places, and 2.x sizes wrong"
+    );
+    let mut size = good.clone();
+    size[8] += 1;
+    assert_eq!(detect(&size), None, "payload size disagrees with libqb's");
+    let mut negative = good.clone();
+    negative[8..12].copy_from_slice(&(-1i32).to_ne_bytes());
+    assert_eq!(detect(&negative), None, "negative libqb size");
+    let mut v2_pad = v2(1, 0, b"<x/>");
+    assert_eq!(detect(&v2_pad), Some(Framing::Pacemaker2));
+    v2_pad[39] = 7;
+    assert_eq!(detect(&v2_pad), None, "2.x with junk in its padding");
+    let mut version2 = v2(1, 0, b"<x/>");
+    version2[36] = 2;
+    assert_eq!(detect(&version2), None, "unknown version");
+    // Even a header of zeros says nothing.
+    assert_eq!(detect(&[0u8; HEADER_LEN]), None);
+}
+
+#[test]
+fn a_request_that_fits_neither_is_read_as_2x() {
+    // A detecting decoder still settles (on 2.x), and judges the datagram as 2.x would.
+    let mut d = v2(1, 0, b"<x/>");
+    d[39] = 7;
+    let mut dec = Decoder::detecting(MAX);
+    assert_eq!(
+        dec.decode(&d).expect("2.x ignores padding").map(|m| m.xml),
+        Some(b"<x/>".to_vec())
+    );
+    assert_eq!(dec.framing(), Some(Framing::Pacemaker2));
+}
+
+#[test]
+fn a_plain_2x_message_reads_the_same_as_3x() {
+    // Why 2.x is the layout used before a client's first request: an uncompressed 2.x
+    // message is also a valid 3.0.1+ one with the same text (its flags read as 0).
+    let enc = Encoder::new(Framing::Pacemaker2, 1 << 20, 1 << 20);
+    let d = enc
+        .encode(3, FLAG_SERVER_EVENT, b"<notify/>")
+        .expect("encode")
+        .remove(0);
+    let m = Decoder::new(Framing::Pacemaker3, MAX)
+        .decode(&d)
+        .expect("valid as 3.x")
+        .expect("whole");
+    assert_eq!((m.id, m.flags, m.xml), (3, 0, b"<notify/>".to_vec()));
+}
+
+#[test]
+fn the_layout_is_fixed_by_the_first_datagram() {
+    let mut dec = Decoder::detecting(MAX);
+    let first = v3(1, FLAG_CLIENT_RESPONSE, 0, &with_nul(b"<a/>"));
+    assert!(dec.decode(&first).expect("3.x").is_some());
+    // A later datagram is read in that layout, whatever it looks like: no switching.
+    let later = v2(2, FLAG_CLIENT_RESPONSE, b"<b/>");
+    assert_eq!(detect(&later), Some(Framing::Pacemaker2));
+    let m = dec.decode(&later).expect("read as 3.x").expect("whole");
+    assert_eq!((m.flags, dec.framing()), (0, Some(Framing::Pacemaker3)));
+    // What a detecting decoder will hold is judged in the detected layout too.
+    let parts = Encoder::new(Framing::Pacemaker3, 1000, 1 << 20)
+        .encode(5, 0, &[b'z'; 5000])
+        .expect("parts");
+    let fresh = Decoder::detecting(MAX);
+    assert!(fresh.demand(&parts[0][..HEADER_LEN], 0) > 0);
+}
