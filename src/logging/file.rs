@@ -70,13 +70,31 @@ impl LogFile {
 }
 
 fn open_append(path: &Path) -> std::io::Result<(File, FileId)> {
+    let existed = path.exists();
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o660)
         .open(path)?;
+    if !existed {
+        give_to_cluster_users(path);
+    }
     let m = file.metadata()?;
     Ok((file, FileId(m.dev(), m.ino())))
+}
+
+/// A log file we create belongs to `hacluster:haclient`, as Pacemaker's own do: logrotate's
+/// `su hacluster haclient` (Pacemaker's rotation rule) can then rotate and compress it, and
+/// the cluster's tools may append to it. Without those accounts, or when not root, it stays
+/// ours.
+fn give_to_cluster_users(path: &Path) {
+    let uid = crate::sys::users::user_ids("hacluster").map(|(uid, _)| uid);
+    let gid = crate::sys::users::group_id("haclient");
+    if uid.is_some() || gid.is_some() {
+        let _ = std::os::unix::fs::chown(path, uid, gid);
+    }
+    // The process umask would leave the group without write access.
+    let _ = std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o660));
 }
 
 #[cfg(test)]
