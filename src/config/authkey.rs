@@ -563,6 +563,8 @@ mod tests {
         let key = PathBuf::from("/etc/pacemaker/authkey");
         let denied = io::Error::from(io::ErrorKind::PermissionDenied);
         let eio = io::Error::from_raw_os_error(libc::EIO);
+        // The C library words EIO (glibc "Input/output error", musl "I/O error").
+        let eio_cause = format!("cannot read: {eio}");
         let cases = [
             (
                 KeyFileError::Unreadable(key.clone(), denied),
@@ -572,7 +574,7 @@ mod tests {
             ),
             (
                 KeyFileError::Unreadable(key.clone(), eio),
-                "cannot read: Input/output error",
+                eio_cause.as_str(),
                 "the file exists, so do not create a new key: check the path and the file system",
             ),
         ];
