@@ -18,6 +18,7 @@ pub mod about;
 pub mod cli;
 pub mod config;
 pub mod exitcode;
+pub mod handles;
 pub mod limits;
 pub mod logging;
 

@@ -5,17 +5,8 @@
 //! what" (protocol.md 13).
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// A connection, by handle: small, `Copy`, and never reused while the daemon runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "conn#{}", self.0)
-    }
-}
+pub use crate::handles::ConnId;
 
 /// The client name our `check` command signs on with. Sessions under this name are never
 /// announced to other clients: a Pacemaker controller that hears of a new client assumes a

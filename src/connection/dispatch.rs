@@ -12,9 +12,10 @@ use std::time::Instant;
 use log::{debug, info, warn};
 
 use super::clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
-use super::sessions::{LocalId, Sessions};
+use super::sessions::Sessions;
 use crate::agents::Invocation;
 use crate::executor::{Executor, Now, OpId};
+use crate::handles::IpcClientId;
 use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
 use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;
@@ -63,7 +64,7 @@ pub enum Action {
     /// Deliver the response to local IPC request `id`.
     IpcResponse {
         /// The local client.
-        local: LocalId,
+        local: IpcClientId,
         /// The IPC request it answers.
         id: u32,
         /// The XML text.
@@ -72,14 +73,14 @@ pub enum Action {
     /// Deliver an event to a local IPC client.
     IpcEvent {
         /// The local client.
-        local: LocalId,
+        local: IpcClientId,
         /// The XML text.
         payload: Rc<Vec<u8>>,
     },
     /// Close a local IPC client.
     IpcDisconnect {
         /// The local client.
-        local: LocalId,
+        local: IpcClientId,
     },
     /// End the process with this status.
     Exit {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use crate::agents;
-use crate::connection::clients::ConnId;
+use crate::handles::ConnId;
 use crate::process::{ChildExit, Finished};
 use crate::proto::names::{callopt, rc};
 use crate::proto::request::ExecSpec;

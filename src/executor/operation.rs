@@ -4,31 +4,10 @@
 //! In: an exec request, then the executor's transitions. Out: the values of its notification.
 //! Times are passed in; nothing here reads a clock.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::result::{ExecEvent, ExecStatus, OpResult};
-use crate::connection::clients::ConnId;
-
-/// An operation, by handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OpId(pub u64);
-
-impl fmt::Display for OpId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "op#{}", self.0)
-    }
-}
-
-/// The executor's clock reading: a monotonic instant for durations, epoch seconds for the
-/// timestamps clients see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
-    /// For queue and run times, timers and deadlines.
-    pub mono: Instant,
-    /// For `lrmd_run_time` and `lrmd_rcchange_time`.
-    pub epoch: i64,
-}
+pub use crate::handles::{ConnId, Now, OpId};
 
 /// Where an operation is.
 #[derive(Debug, Clone, PartialEq, Eq)]

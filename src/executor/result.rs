@@ -97,7 +97,7 @@ pub enum Audience {
     /// Every named client (the default).
     All,
     /// Only the client that asked (call option "notify originator only").
-    Only(crate::connection::clients::ConnId),
+    Only(crate::handles::ConnId),
 }
 
 /// The exec-complete notification, as values (protocol.md 9.4).

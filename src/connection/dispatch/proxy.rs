@@ -12,7 +12,8 @@ use log::{debug, info, warn};
 
 use super::{send, serialize, Action, Dispatcher};
 use crate::connection::clients::ConnId;
-use crate::connection::sessions::{proxied_name, LocalId, Session};
+use crate::connection::sessions::{proxied_name, Session};
+use crate::handles::IpcClientId;
 use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
 use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
 use crate::proto::reply::addressed_notify;
@@ -55,7 +56,7 @@ impl Dispatcher {
     /// announced to it.
     pub fn ipc_connected(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         service: &str,
         pid: u32,
         user: &str,
@@ -89,7 +90,7 @@ impl Dispatcher {
     /// its size (the shell uses [`ipc_relay`](Self::ipc_relay), which bounds it).
     pub fn ipc_request(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         msg_id: u32,
         flags: u32,
         message: Element,
@@ -110,7 +111,7 @@ impl Dispatcher {
     /// relayed: the cluster would refuse the frame and close the link.
     pub fn ipc_relay(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         msg_id: u32,
         flags: u32,
         message: Element,
@@ -165,7 +166,7 @@ impl Dispatcher {
     /// come.
     pub fn ipc_relay_refused(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         refusal: &Refusal,
         errno: i32,
     ) -> Vec<Action> {
@@ -178,7 +179,7 @@ impl Dispatcher {
     }
 
     /// A local client left: the cluster is told to end its side of the session.
-    pub fn ipc_closed(&mut self, local: LocalId) -> Vec<Action> {
+    pub fn ipc_closed(&mut self, local: IpcClientId) -> Vec<Action> {
         let Some(session) = self.sessions.remove_local(local) else {
             return Vec::new();
         };
@@ -323,7 +324,7 @@ impl Refusal {
     /// response to a synchronous call, as an event otherwise, as the CIB manager answers),
     /// or closing any other client: Pacemaker's own `nack` would read as success to
     /// attrd_updater and leave an asynchronous caller waiting.
-    fn actions(&self, local: LocalId, errno: i32) -> Vec<Action> {
+    fn actions(&self, local: IpcClientId, errno: i32) -> Vec<Action> {
         let Some((op, callid)) = &self.cib else {
             return vec![Action::IpcDisconnect { local }];
         };
@@ -390,7 +391,7 @@ mod tests {
         };
         d.connected(ConnId(1), "peer".into(), [1; 16]);
         d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now);
-        d.ipc_connected(LocalId(7), "cib_rw", 4242, "root", [0xab; 16]);
+        d.ipc_connected(IpcClientId(7), "cib_rw", 4242, "root", [0xab; 16]);
         d
     }
 
@@ -399,12 +400,12 @@ mod tests {
         actions.iter().find_map(|a| {
             let (id, payload) = match a {
                 Action::IpcResponse {
-                    local: LocalId(7),
+                    local: IpcClientId(7),
                     id,
                     payload,
                 } => (Some(*id), payload),
                 Action::IpcEvent {
-                    local: LocalId(7),
+                    local: IpcClientId(7),
                     payload,
                 } => (None, payload),
                 _ => return None,
@@ -419,12 +420,16 @@ mod tests {
     fn a_request_that_fits_is_relayed_with_its_size_checked_once_wrapped() {
         let mut d = with_session();
         let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2"/>"#);
-        let Relay::Send { to, payload, .. } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
+        let Relay::Send { to, payload, .. } = d.ipc_relay(IpcClientId(7), 3, 0x200, query, 1000)
+        else {
             panic!("not relayed");
         };
         assert_eq!(to, ConnId(1));
         assert!(payload.len() <= 1000);
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, Some(3));
+        assert_eq!(
+            d.sessions.by_local(IpcClientId(7)).unwrap().pending,
+            Some(3)
+        );
     }
 
     #[test]
@@ -436,17 +441,17 @@ mod tests {
             "\"".repeat(1000)
         );
         assert!(text.len() < 1100);
-        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), 5000) {
+        let out = match d.ipc_relay(IpcClientId(7), 4, 0x200, parse(&text), 5000) {
             Relay::Done(out) => out,
             Relay::Send { payload, .. } => panic!("relayed {} bytes", payload.len()),
         };
         assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
         assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
         // Nothing waits for a reply from the cluster; the next request still goes.
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
         let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
         assert!(matches!(
-            d.ipc_relay(LocalId(7), 5, 0, small, 5000),
+            d.ipc_relay(IpcClientId(7), 5, 0, small, 5000),
             Relay::Send { .. }
         ));
     }
@@ -456,12 +461,13 @@ mod tests {
         let mut d = with_session();
         // An asynchronous CIB call: its reply, and so its refusal, is an event.
         let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
-        let Relay::Send { refusal, .. } = d.ipc_relay(LocalId(7), 6, 0, query, usize::MAX) else {
+        let Relay::Send { refusal, .. } = d.ipc_relay(IpcClientId(7), 6, 0, query, usize::MAX)
+        else {
             panic!("not relayed");
         };
-        let out = d.ipc_relay_refused(LocalId(7), &refusal, -libc::EAGAIN);
+        let out = d.ipc_relay_refused(IpcClientId(7), &refusal, -libc::EAGAIN);
         assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
     }
 
     #[test]
@@ -471,13 +477,15 @@ mod tests {
             r#"<create_attrd_op t="attrd" task="update" attr_value='{}'/>"#,
             "\"".repeat(1000)
         ));
-        let out = match d.ipc_relay(LocalId(7), 2, 0x200, update, 5000) {
+        let out = match d.ipc_relay(IpcClientId(7), 2, 0x200, update, 5000) {
             Relay::Done(out) => out,
             Relay::Send { .. } => panic!("relayed"),
         };
         assert!(matches!(
             out[..],
-            [Action::IpcDisconnect { local: LocalId(7) }]
+            [Action::IpcDisconnect {
+                local: IpcClientId(7)
+            }]
         ));
     }
 
@@ -490,7 +498,7 @@ mod tests {
             r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
             "\"".repeat(40_000)
         );
-        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), usize::MAX) {
+        let out = match d.ipc_relay(IpcClientId(7), 4, 0x200, parse(&text), usize::MAX) {
             Relay::Done(out) => out,
             Relay::Send { .. } => panic!("relayed"),
         };
@@ -501,7 +509,7 @@ mod tests {
             "a".repeat(1 << 20)
         );
         assert!(matches!(
-            d.ipc_relay(LocalId(7), 5, 0x200, parse(&plain), usize::MAX),
+            d.ipc_relay(IpcClientId(7), 5, 0x200, parse(&plain), usize::MAX),
             Relay::Send { .. }
         ));
         assert_eq!(
@@ -515,8 +523,8 @@ mod tests {
         let mut d = with_session();
         let q = parse("<x/>");
         assert!(matches!(
-            d.ipc_relay(LocalId(8), 1, 0, q, usize::MAX),
-            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: LocalId(8) }])
+            d.ipc_relay(IpcClientId(8), 1, 0, q, usize::MAX),
+            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: IpcClientId(8) }])
         ));
     }
 }

@@ -251,7 +251,7 @@ fn shutdown_nack_exits_at_once() {
 #[cfg(feature = "ipc-proxy")]
 mod proxy {
     use super::*;
-    use crate::connection::sessions::LocalId;
+    use crate::handles::IpcClientId;
 
     fn element(text: &str) -> Element {
         xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
@@ -272,7 +272,7 @@ mod proxy {
         let mut d = dispatcher();
         signed_on(&mut d, 1, REGISTER);
         signed_on(&mut d, 2, REGISTER);
-        let out = sent(&d.ipc_connected(LocalId(7), "cib_shm", 4242, "root", [0xab; 16]));
+        let out = sent(&d.ipc_connected(IpcClientId(7), "cib_shm", 4242, "root", [0xab; 16]));
         let session = "abababab-abab-4bab-abab-abababababab";
         assert_eq!(
             out,
@@ -287,7 +287,7 @@ mod proxy {
         let query = element(
             r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"/>"#,
         );
-        let out = sent(&d.ipc_request(LocalId(7), 3, 0x200, query));
+        let out = sent(&d.ipc_request(IpcClientId(7), 3, 0x200, query));
         assert_eq!(
             out[0].1,
             format!(
@@ -302,18 +302,18 @@ mod proxy {
             sent(&out)[0].1.contains(r#"lrmd_rc="0""#),
             "every ipc_fwd is answered"
         );
-        assert!(out.iter().any(|a| matches!(a, Action::IpcResponse { local: LocalId(7), id: 3, payload } if payload.as_slice() == br#"<cib-reply cib_rc="0"/>"#)), "{out:?}");
+        assert!(out.iter().any(|a| matches!(a, Action::IpcResponse { local: IpcClientId(7), id: 3, payload } if payload.as_slice() == br#"<cib-reply cib_rc="0"/>"#)), "{out:?}");
         let event = response.replace(r#"lrmd_ipc_op="response""#, r#"lrmd_ipc_op="event""#);
         let out = d.handle(ConnId(2), request(&event), now());
         assert!(out.iter().any(|a| matches!(
             a,
             Action::IpcEvent {
-                local: LocalId(7),
+                local: IpcClientId(7),
                 ..
             }
         )));
         // The tool leaves: the cluster is told.
-        let out = sent(&d.ipc_closed(LocalId(7)));
+        let out = sent(&d.ipc_closed(IpcClientId(7)));
         assert_eq!(out.len(), 1);
         assert!(out[0].1.contains(r#"lrmd_ipc_op="destroy""#) && out[0].0 == 2);
         // The cluster's own destroy for it now names an unknown session: answered with destroy.
@@ -329,9 +329,9 @@ mod proxy {
     fn a_departing_provider_closes_its_sessions_only() {
         let mut d = dispatcher();
         signed_on(&mut d, 1, REGISTER);
-        d.ipc_connected(LocalId(1), "cib_ro", 1, "root", [1; 16]);
+        d.ipc_connected(IpcClientId(1), "cib_ro", 1, "root", [1; 16]);
         signed_on(&mut d, 2, REGISTER);
-        d.ipc_connected(LocalId(2), "attrd", 2, "root", [2; 16]);
+        d.ipc_connected(IpcClientId(2), "attrd", 2, "root", [2; 16]);
         let out = d.disconnected(ConnId(1), now());
         let closed: Vec<_> = out
             .iter()
@@ -340,9 +340,9 @@ mod proxy {
                 _ => None,
             })
             .collect();
-        assert_eq!(closed, [LocalId(1)]);
+        assert_eq!(closed, [IpcClientId(1)]);
         assert!(
-            d.ipc_closed(LocalId(1)).is_empty(),
+            d.ipc_closed(IpcClientId(1)).is_empty(),
             "nothing to tell a gone provider"
         );
     }
