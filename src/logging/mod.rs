@@ -24,7 +24,21 @@ use std::time::Instant;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::config::LogConfig;
+/// Where log lines go and from which level: what `config` reads from the command line,
+/// the environment and the settings file for the logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Files to append to (`PCMK_logfile` plus every `--logfile`).
+    pub files: Vec<PathBuf>,
+    /// Syslog facility name, or `None` for no syslog.
+    pub syslog_facility: Option<String>,
+    /// Lowest level sent to syslog (`PCMK_logpriority`).
+    pub syslog_level: log::Level,
+    /// `PCMK_debug` names this daemon: debug level in every sink.
+    pub debug: bool,
+    /// `-V` count: 0 info, 1 debug, 2 or more trace on stderr and in files.
+    pub verbosity: u8,
+}
 
 /// The name we log under, as `ps` shows it.
 pub const PROGRAM: &str = "pcmk-remoted";
