@@ -19,7 +19,7 @@ use crate::cli::CheckArgs;
 use crate::client::{Client, ClientError};
 use crate::config::authkey::{self, KeySource};
 use crate::config::Sources;
-use crate::connection::clients::DIAGNOSTIC_CLIENT_NAME;
+use crate::dispatch::clients::DIAGNOSTIC_CLIENT_NAME;
 use crate::exitcode;
 use crate::proto::names::{self, attr, op, LRMD_CALLDATA, LRMD_COMMAND, LRMD_RSC};
 use crate::proto::xml::Element;

@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::config::authkey::{KeyCache, KeySource};
 use crate::config::{Config, LogConfig};
-use crate::connection::dispatch::{DispatchSettings, Dispatcher};
 use crate::connection::{self, Control, Hub};
+use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::executor::{ExecLimits, Executor};
 use crate::limits::KEY_CACHE_TIME;
 use crate::sys::signal;
@@ -121,7 +121,7 @@ fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) ->
         info!("local IPC for node tools is turned off (PCMK_remoted_local_ipc=no)");
         return Ok(());
     }
-    let mut cfg = IpcConfig::new(crate::connection::dispatch::proxy::SERVICES.to_vec());
+    let mut cfg = IpcConfig::new(crate::dispatch::proxy::SERVICES.to_vec());
     cfg.buffer_floor = config.ipc_buffer;
     cfg.max_message = config.limits.max_message_bytes;
     cfg.framing = if config.ipc_framing_3 {

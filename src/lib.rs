@@ -30,13 +30,13 @@ pub mod bzip2;
 pub mod connection;
 #[cfg(feature = "class-systemd")]
 pub mod dbus;
+pub mod dispatch;
 pub mod executor;
 #[cfg(feature = "ipc-proxy")]
 pub mod ipc;
 pub mod process;
 pub mod proto;
 pub mod transport;
-pub mod watchdog;
 pub mod wire;
 
 pub mod check;

@@ -16,10 +16,10 @@ use async_io::Timer;
 use futures_lite::future;
 use log::{debug, info, warn};
 
-use super::clients::ConnId;
-use super::dispatch::{Action, Dispatcher};
 use crate::agents::Invocation;
+use crate::dispatch::{Action, Dispatcher};
 use crate::executor::{Now, OpId};
+use crate::handles::ConnId;
 use crate::limits::Limits;
 use crate::mailbox::Mailbox;
 use crate::process::{self, Reaper};

@@ -9,10 +9,7 @@
 //! → Ready → Closed (a connection's sign-on is also tracked by the dispatcher's client table;
 //! draining is the daemon's state).
 
-pub mod clients;
-pub mod dispatch;
 pub mod hub;
-pub mod sessions;
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -23,6 +20,7 @@ use async_io::{Async, Timer};
 use futures_lite::future;
 use log::{info, trace, warn, Level};
 
+pub use crate::handles::ConnId;
 use crate::logging::Source::KeylessPeer;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Op, Request};
@@ -31,7 +29,6 @@ use crate::transport::explain;
 use crate::transport::tls::{self, TlsStream};
 use crate::transport::watched::Watched;
 use crate::wire::{self, Deframer};
-pub use clients::ConnId;
 pub use hub::{now, Control, Hub, OpenGuard};
 
 /// Serves one accepted connection until it ends. Every error is logged here, once; lines

@@ -14,9 +14,9 @@ use async_executor::LocalExecutor;
 use log::{debug, warn};
 
 use super::{Cred, IpcClientId, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
-use crate::connection::clients::ConnId;
-use crate::connection::dispatch::proxy::Relay;
 use crate::connection::hub::{now, Hub, RelayRefused};
+use crate::dispatch::proxy::Relay;
+use crate::handles::ConnId;
 use crate::logging::Source;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Request};
@@ -161,7 +161,7 @@ fn relay(
     id: u32,
     flags: u32,
     message: crate::proto::xml::Element,
-) -> Vec<crate::connection::dispatch::Action> {
+) -> Vec<crate::dispatch::Action> {
     // A frame carries header, text and a NUL within max_message_bytes (protocol.md 6.1).
     let max_text = hub
         .limits

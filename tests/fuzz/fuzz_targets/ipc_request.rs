@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use pcmk_remoted::agents::Paths;
-use pcmk_remoted::connection::dispatch::proxy::Relay;
-use pcmk_remoted::connection::dispatch::{Action, DispatchSettings, Dispatcher};
+use pcmk_remoted::dispatch::proxy::Relay;
+use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher};
 use pcmk_remoted::handles::IpcClientId;
 use pcmk_remoted::connection::ConnId;
 use pcmk_remoted::executor::{ExecLimits, Executor, Now};

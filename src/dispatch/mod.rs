@@ -6,13 +6,18 @@
 //! out. No I/O happens here: time and randomness are passed in, so every rule is testable
 //! without a socket.
 
+pub mod clients;
+#[cfg(feature = "ipc-proxy")]
+pub mod proxy;
+mod resources;
+pub mod sessions;
+pub mod watchdog;
+
 use std::rc::Rc;
 use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use super::clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
-use super::sessions::Sessions;
 use crate::agents::Invocation;
 use crate::executor::{Executor, Now, OpId};
 use crate::handles::IpcClientId;
@@ -21,7 +26,9 @@ use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::Element;
 use crate::proto::{Op, Request};
-use crate::watchdog::{self, Verdict};
+use clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use sessions::Sessions;
+use watchdog::Verdict;
 
 /// Something the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -558,8 +565,5 @@ pub fn version_at_least(have: &str, need: &str) -> bool {
     }
 }
 
-#[cfg(feature = "ipc-proxy")]
-pub mod proxy;
-mod resources;
 #[cfg(test)]
 mod tests;

@@ -8,10 +8,10 @@ use log::{debug, warn};
 use std::rc::Rc;
 
 use super::{send, Action, Dispatcher};
-use crate::connection::clients::ConnId;
 use crate::executor::resource::Definition;
 use crate::executor::result::{Audience, ExecEvent};
 use crate::executor::{Effect, Now, OpId};
+use crate::handles::ConnId;
 use crate::process::Finished;
 use crate::proto::names::{
     attr, op, origin, rc, ATTRIBUTES, LRMD_NOTIFY, LRMD_RSC, LRMD_RSC_OP, PARAM,

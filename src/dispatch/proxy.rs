@@ -10,9 +10,9 @@ use std::rc::Rc;
 
 use log::{debug, info, warn};
 
+use super::sessions::{proxied_name, Session};
 use super::{send, serialize, Action, Dispatcher};
-use crate::connection::clients::ConnId;
-use crate::connection::sessions::{proxied_name, Session};
+use crate::handles::ConnId;
 use crate::handles::IpcClientId;
 use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
 use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
@@ -66,7 +66,7 @@ impl Dispatcher {
             // The provider left between accept and now: the shell closes the client.
             return vec![Action::IpcDisconnect { local }];
         };
-        let id = crate::connection::clients::uuid_v4(random);
+        let id = crate::dispatch::clients::uuid_v4(random);
         let server = proxied_name(service).to_string();
         let client_name = format!("proxy-{service}-{pid}-{}", &id[..8]);
         debug!("local client {client_name} (user {user}) via {provider}");
@@ -362,7 +362,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::connection::dispatch::DispatchSettings;
+    use crate::dispatch::DispatchSettings;
     use crate::executor::{ExecLimits, Executor, Now};
     use crate::proto::{xml, Request};
 
