@@ -27,7 +27,7 @@ pub mod agents;
 pub mod alerts;
 #[cfg(feature = "bzip2")]
 pub mod bzip2;
-pub mod connection;
+
 #[cfg(feature = "class-systemd")]
 pub mod dbus;
 pub mod dispatch;

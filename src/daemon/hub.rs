@@ -56,7 +56,7 @@ pub struct Hub {
     alert_drain_until: Cell<Option<Instant>>,
     /// The local IPC server and its clients.
     #[cfg(feature = "ipc-proxy")]
-    pub(crate) ipc: crate::ipc::bridge::BridgeState,
+    pub(crate) ipc: super::bridge::BridgeState,
     outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
     /// Events for the daemon loop.
     pub control: Mailbox<Control>,
@@ -167,7 +167,8 @@ impl Hub {
             debug!("{to} is gone; message dropped");
             return;
         };
-        let Some(payload) = super::fit_outgoing(to, payload, self.limits.max_message_bytes) else {
+        let Some(payload) = super::conn::fit_outgoing(to, payload, self.limits.max_message_bytes)
+        else {
             return;
         };
         let weight = payload.len() + wire::HEADER_LEN;

@@ -13,10 +13,10 @@ use std::rc::Rc;
 use async_executor::LocalExecutor;
 use log::{debug, warn};
 
-use super::{Cred, IpcClientId, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
-use crate::connection::hub::{now, Hub, RelayRefused};
+use super::hub::{now, Hub, RelayRefused};
 use crate::dispatch::proxy::Relay;
-use crate::handles::ConnId;
+use crate::handles::{ConnId, IpcClientId};
+use crate::ipc::{Cred, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
 use crate::logging::Source;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Request};

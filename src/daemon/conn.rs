@@ -1,15 +1,13 @@
-//! One cluster connection, from accepted socket to closed socket, and the hub they share.
+//! The task of one cluster connection, from accepted socket to closed socket.
 //!
 //! In: an accepted TCP stream and its place in the listener's budgets. The connection
 //! completes the TLS handshake within the deadline (or ends early when the listener drops it
 //! to make room), signs on within its own deadline, then turns plaintext into frames and
-//! requests for the [`dispatch::Dispatcher`], and writes what the dispatcher queues for it
+//! requests for the [`Dispatcher`](crate::dispatch::Dispatcher), and writes what the dispatcher queues for it
 //! into its outbox, one frame at a time, giving up on a peer only after a whole write timeout
 //! without progress. It never decides protocol rules itself. States: Handshake → AwaitSignon
 //! → Ready → Closed (a connection's sign-on is also tracked by the dispatcher's client table;
 //! draining is the daemon's state).
-
-pub mod hub;
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -20,16 +18,17 @@ use async_io::{Async, Timer};
 use futures_lite::future;
 use log::{info, trace, warn, Level};
 
-pub use crate::handles::ConnId;
+use super::hub::{now, Hub, OpenGuard};
+use crate::handles::ConnId;
 use crate::logging::Source::KeylessPeer;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Op, Request};
 use crate::transport::admission::Ticket;
 use crate::transport::explain;
+use crate::transport::listener::display_peer;
 use crate::transport::tls::{self, TlsStream};
 use crate::transport::watched::Watched;
 use crate::wire::{self, Deframer};
-pub use hub::{now, Control, Hub, OpenGuard};
 
 /// Serves one accepted connection until it ends. Every error is logged here, once; lines
 /// about a peer that has not proved the key are rate-limited with all such peers.
@@ -310,16 +309,5 @@ pub fn fit_outgoing(to: ConnId, payload: Rc<Vec<u8>>, max_frame: usize) -> Optio
             );
             None
         }
-    }
-}
-
-/// Shows IPv4 peers of the dual-stack listener as plain IPv4.
-pub fn display_peer(peer: SocketAddr) -> String {
-    match peer {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => format!("{v4}:{}", v6.port()),
-            None => peer.to_string(),
-        },
-        SocketAddr::V4(_) => peer.to_string(),
     }
 }
