@@ -23,8 +23,6 @@ pub mod limits;
 pub mod logging;
 
 pub mod agents;
-#[cfg(feature = "alerts")]
-pub mod alerts;
 #[cfg(feature = "bzip2")]
 pub mod bzip2;
 

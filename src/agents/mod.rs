@@ -10,6 +10,9 @@
 //! resource id that is not one plain file name gets the reply of a missing agent and one
 //! (rate-limited) log line, and nothing runs.
 
+#[cfg(feature = "alerts")]
+pub mod alert;
+mod definition;
 #[cfg(feature = "class-lsb")]
 mod lsb;
 #[cfg(feature = "class-nagios")]
@@ -17,6 +20,7 @@ mod nagios;
 mod names;
 #[cfg(feature = "class-ocf")]
 mod ocf;
+pub mod result;
 #[cfg(feature = "class-service")]
 mod service;
 mod stonith;
@@ -27,10 +31,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::executor::resource::Definition;
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
+pub use definition::Definition;
+pub use result::{readable_interval, timeout_reason, ExecStatus, OpResult};
+
 use crate::logging::{escaped, Source};
-use crate::process::{ChildExit, Finished};
+use crate::process::{ChildExit, Finished, Invocation};
+use result::ocf as rc;
 
 /// Where agents live; Debian's paths by default, other values for tests and boards.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,26 +80,16 @@ pub enum Mapping {
     NagiosProbe,
 }
 
-/// What to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    /// The executable.
-    pub program: PathBuf,
-    /// Its arguments (without argv[0]).
-    pub args: Vec<String>,
-    /// Variables added to the daemon's environment, which the agent inherits.
-    pub env: Vec<(String, String)>,
-    /// How to read its exit.
-    pub mapping: Mapping,
-    /// Run as this uid and gid instead of the daemon's (alerts).
-    pub user: Option<(u32, u32)>,
-}
-
 /// The outcome of preparing an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
-    /// Run this.
-    Run(Invocation),
+    /// Run this, and read its exit this way.
+    Run {
+        /// The command for `process`.
+        invocation: Invocation,
+        /// How its exit becomes a result.
+        mapping: Mapping,
+    },
     /// Nothing to run: this is the result.
     Finished(OpResult),
 }

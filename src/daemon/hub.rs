@@ -16,12 +16,12 @@ use async_io::Timer;
 use futures_lite::future;
 use log::{debug, info, warn};
 
-use crate::agents::Invocation;
 use crate::dispatch::{Action, Dispatcher};
 use crate::executor::{Now, OpId};
 use crate::handles::ConnId;
 use crate::limits::Limits;
 use crate::mailbox::Mailbox;
+use crate::process::Invocation;
 use crate::process::{self, Reaper};
 use crate::transport::tls;
 use crate::wire;
@@ -243,7 +243,7 @@ impl Hub {
                         let _ = crate::sys::process::kill_group(pid, libc::SIGKILL);
                         warn!(
                             "could not send alert {id}: Alert agent did not complete within {}",
-                            crate::executor::result::readable_interval(timeout_ms)
+                            crate::agents::readable_interval(timeout_ms)
                         );
                         finished.await
                     }

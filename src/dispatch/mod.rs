@@ -18,9 +18,9 @@ use std::time::Instant;
 
 use log::{debug, info, warn};
 
-use crate::agents::Invocation;
 use crate::executor::{Executor, Now, OpId};
 use crate::handles::IpcClientId;
+use crate::process::Invocation;
 use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
 use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;

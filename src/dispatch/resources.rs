@@ -8,8 +8,8 @@ use log::{debug, warn};
 use std::rc::Rc;
 
 use super::{send, Action, Dispatcher};
-use crate::executor::resource::Definition;
-use crate::executor::result::{Audience, ExecEvent};
+use crate::agents::Definition;
+use crate::executor::{Audience, ExecEvent};
 use crate::executor::{Effect, Now, OpId};
 use crate::handles::ConnId;
 use crate::process::Finished;
@@ -173,22 +173,25 @@ impl Dispatcher {
             return EAGAIN;
         }
         self.alert_sequence += 1;
-        match crate::alerts::prepare(&spec, self.alert_sequence) {
-            Ok(invocation) => {
-                log::info!(
-                    "executing alert {} for {conn}",
-                    spec.alert_id.as_deref().unwrap_or("")
-                );
-                self.alerts_running += 1;
-                out.push(Action::SpawnAlert {
-                    id: spec.alert_id.unwrap_or_default(),
-                    invocation,
-                    timeout_ms: spec.timeout_ms,
-                });
-                rc::OK
-            }
-            Err(rc) => rc,
-        }
+        let (Some(id), Some(path)) = (&spec.alert_id, &spec.path) else {
+            return rc::EINVAL;
+        };
+        let user = crate::agents::alert::ALERT_USER;
+        let Some(ids) = crate::sys::process::user_ids(user) else {
+            // The original answers EINVAL too.
+            log::error!("cannot run alerts: no user '{user}' on this node");
+            return rc::EINVAL;
+        };
+        let invocation =
+            crate::agents::alert::invocation(path, &spec.params, self.alert_sequence, ids);
+        log::info!("executing alert {id} for {conn}");
+        self.alerts_running += 1;
+        out.push(Action::SpawnAlert {
+            id: id.clone(),
+            invocation,
+            timeout_ms: spec.timeout_ms,
+        });
+        rc::OK
     }
 
     #[cfg(not(feature = "alerts"))]

@@ -5,9 +5,9 @@
 //! that the dispatcher and the shell carry out. Never does I/O, never reads a clock, never
 //! sees XML or TLS. The rules are those of protocol.md 9 and 11.
 
+pub mod event;
 pub mod operation;
 pub mod resource;
-pub mod result;
 mod timetable;
 
 use std::collections::BTreeMap;
@@ -21,11 +21,14 @@ use crate::handles::ConnId;
 use crate::process::{ChildExit, Finished};
 use crate::proto::names::{callopt, rc};
 use crate::proto::request::ExecSpec;
+pub use event::{Audience, ExecEvent};
 use operation::{Ending, Operation, Run, State};
 pub use operation::{Now, OpId};
 use resource::Registry;
-pub use resource::{Definition, Resource};
-use result::{ocf, timeout_reason, Audience, ExecEvent, ExecStatus, OpResult};
+pub use resource::Resource;
+
+use crate::agents::result::ocf;
+use crate::agents::{timeout_reason, Definition, ExecStatus, OpResult};
 use timetable::Timetable;
 
 /// Bounds on what the executor holds (README "Limits").
@@ -56,7 +59,7 @@ pub enum Effect {
         /// The operation it runs for.
         op: OpId,
         /// What to run.
-        invocation: agents::Invocation,
+        invocation: crate::process::Invocation,
     },
     /// Send SIGKILL; the child's end is still reported through [`Executor::child_finished`].
     Kill {

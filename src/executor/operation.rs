@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::result::{ExecEvent, ExecStatus, OpResult};
+use super::event::ExecEvent;
+use crate::agents::{ExecStatus, OpResult};
 pub use crate::handles::{ConnId, Now, OpId};
 
 /// Where an operation is.

@@ -6,33 +6,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::operation::OpId;
-
-/// What a resource is: the agent that manages it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Definition {
-    /// `lrmd_class`: ocf, lsb, service, nagios, systemd, stonith, or anything else.
-    pub class: String,
-    /// `lrmd_provider` (OCF only).
-    pub provider: Option<String>,
-    /// `lrmd_type`: the agent's name.
-    pub agent: String,
-}
-
-impl Definition {
-    /// Whether `other` names the same agent: class, provider and type compared ignoring
-    /// case, an absent provider equal only to an absent one (as the original compares).
-    pub fn same_agent(&self, other: &Definition) -> bool {
-        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        eq(&self.class, &other.class)
-            && eq(&self.agent, &other.agent)
-            && match (&self.provider, &other.provider) {
-                (Some(a), Some(b)) => eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-    }
-}
+use crate::agents::Definition;
+use crate::handles::OpId;
 
 /// One registered resource.
 #[derive(Debug, Clone)]

@@ -6,9 +6,9 @@ use std::time::Duration;
 use log::{debug, info};
 
 use super::operation::{Ending, FirstRun, Now, OpId, Run, State};
-use super::result::{ExecStatus, OpResult};
 use super::{audience, Effect, Executor};
 use crate::agents::{self, Prepared};
+use crate::agents::{ExecStatus, OpResult};
 use crate::proto::request::ExecSpec;
 
 impl Executor {
@@ -88,7 +88,7 @@ impl Executor {
             &op.params,
         );
         let mapping = match &prepared {
-            Prepared::Run(inv) => inv.mapping,
+            Prepared::Run { mapping, .. } => *mapping,
             Prepared::Finished(_) => agents::Mapping::Ocf,
         };
         op.state = State::Running(Run {
@@ -101,7 +101,7 @@ impl Executor {
             reported: false,
         });
         match prepared {
-            Prepared::Run(invocation) => {
+            Prepared::Run { invocation, .. } => {
                 self.children += 1;
                 self.effects.push(Effect::Spawn { op: id, invocation });
             }
@@ -218,7 +218,7 @@ impl Executor {
         run.reported = true;
         let exec_ms = millis(now.mono.saturating_duration_since(run.started));
         let result = OpResult {
-            rc: super::result::ocf::OK,
+            rc: crate::agents::result::ocf::OK,
             status: ExecStatus::Cancelled,
             exit_reason: None,
             output: None,
