@@ -1,6 +1,8 @@
 //! Agent preparation and exit mapping, table-driven.
 
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::process::Captured;

@@ -93,7 +93,7 @@ pub fn run(config: Config) -> i32 {
             max_recurring_operations: limits.max_recurring_operations,
             max_children: limits.max_children,
         },
-        config.agent_paths.clone(),
+        Box::new(config.agent_paths.clone()),
     );
     let dispatcher = Dispatcher::new(
         DispatchSettings {

@@ -7,6 +7,7 @@
 //! without a socket.
 
 pub mod clients;
+pub mod error;
 #[cfg(feature = "ipc-proxy")]
 pub mod proxy;
 mod resources;
@@ -27,6 +28,7 @@ use crate::proto::request::ProxyMessage;
 use crate::proto::xml::Element;
 use crate::proto::{Op, Request};
 use clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use error::{rc_of, Refused};
 use sessions::Sessions;
 use watchdog::Verdict;
 
@@ -258,52 +260,33 @@ impl Dispatcher {
             req.op_name(),
             req.msg_id
         );
+        let call = Call {
+            conn,
+            msg_id: req.msg_id,
+            call_id,
+            options: req.call_options,
+        };
         match req.op {
             Op::Register {
                 protocol_version,
                 is_ipc_provider,
-            } => self.register(
-                conn,
-                req.msg_id,
-                call_id,
-                protocol_version,
-                is_ipc_provider,
-                &mut out,
-            ),
-            Op::Poke => {
-                out.push(send(
-                    conn,
-                    addressed_reply(reply::reply(origin::MESSAGE, rc::OK, call_id), req.msg_id),
-                ));
-                self.notify_others_unless_diagnostic(
-                    conn,
-                    reply::generic_notify(rc::OK, call_id, op::POKE, None),
-                    &mut out,
-                );
-            }
+            } => self.register(call, protocol_version, is_ipc_provider, now, &mut out),
+            Op::Poke => self.poke(call, &mut out),
             // Never answered, in any version (protocol.md 9.8); it still used a call id.
             Op::Check { watchdog } => self.check_watchdog(watchdog.as_deref(), &mut out),
-            Op::IpcFwd(msg) => self.ipc_forward(conn, req.msg_id, call_id, msg, &mut out),
-            Op::Unknown(ref name) => {
-                warn!("{conn} sent unknown operation '{name}'; answering EOPNOTSUPP");
-                out.push(send(
-                    conn,
-                    addressed_reply(
-                        reply::reply(origin::MESSAGE, rc::EOPNOTSUPP, call_id),
-                        req.msg_id,
-                    ),
-                ));
-            }
-            Op::AlertExec(spec) => self.alert_exec(conn, req.msg_id, call_id, spec, &mut out),
-            resource_op => self.resource_op(
-                conn,
-                req.msg_id,
-                call_id,
-                req.call_options,
-                resource_op,
-                now,
-                &mut out,
-            ),
+            Op::RscRegister(spec) => self.rsc_register(call, spec, now, &mut out),
+            Op::RscInfo { rsc_id } => self.rsc_info(call, rsc_id, &mut out),
+            Op::RscUnregister { rsc_id } => self.rsc_unregister(call, rsc_id, now, &mut out),
+            Op::RscExec(spec) => self.rsc_exec(call, spec, now, &mut out),
+            Op::RscCancel {
+                rsc_id,
+                action,
+                interval_ms,
+            } => self.rsc_cancel(call, (rsc_id, action, interval_ms), now, &mut out),
+            Op::GetRecurring { rsc_id } => self.get_recurring(call, rsc_id, &mut out),
+            Op::AlertExec(spec) => self.alert_exec(call, spec, &mut out),
+            Op::IpcFwd(msg) => self.ipc_forward(call, msg, &mut out),
+            Op::Unknown(name) => self.unknown(call, &name, &mut out),
         }
         // Whatever became due (an exec just queued, say) starts after the reply is queued.
         self.executor.poll(now);
@@ -410,30 +393,33 @@ impl Dispatcher {
         }
     }
 
+    /// `register`, the sign-on (protocol.md 8, 9.2): the protocol version is checked, and the
+    /// reply carries the client's id and our uptime.
     fn register(
         &mut self,
-        conn: ConnId,
-        msg_id: u64,
-        call_id: u32,
+        call: Call,
         version: Option<String>,
         is_ipc_provider: bool,
+        now: Now,
         out: &mut Vec<Action>,
     ) {
+        let conn = call.conn;
+        let uptime_s = now.mono.saturating_duration_since(self.started).as_secs();
         let Some(client) = self.clients.get_mut(conn) else {
             return;
         };
-        let rc = match version.as_deref() {
-            Some(v) if version_at_least(v, names::MIN_PROTOCOL_VERSION) => rc::OK,
+        let result = match version.as_deref() {
+            Some(v) if version_at_least(v, names::MIN_PROTOCOL_VERSION) => Ok(()),
             other => {
                 warn!(
                     "{conn} signs on with protocol version {} but we need at least {}; refusing",
                     other.unwrap_or("(none)"),
                     names::MIN_PROTOCOL_VERSION
                 );
-                rc::EPROTO
+                Err(Refused::OldProtocol)
             }
         };
-        if rc == rc::OK {
+        if result.is_ok() {
             client.is_provider |= is_ipc_provider;
             info!(
                 "{conn} signed on as '{}' (protocol {}{})",
@@ -447,14 +433,31 @@ impl Dispatcher {
             );
         }
         let body = SignonReply {
-            rc,
-            call_id,
+            rc: rc_of(result),
+            call_id: call.call_id,
             client_id: &client.client_id,
-            uptime_s: self.started.elapsed().as_secs(),
+            uptime_s,
             node_start_state: self.settings.node_start_state.as_deref(),
         }
         .to_xml();
-        out.push(send(conn, addressed_reply(body, msg_id)));
+        out.push(answer(call, body));
+    }
+
+    /// `lrmd_rsc_poke`, the keepalive: answered, and notified to every named client.
+    fn poke(&mut self, call: Call, out: &mut Vec<Action>) {
+        out.push(answer(call, generic(rc::OK, call.call_id)));
+        let note = reply::generic_notify(rc::OK, call.call_id, op::POKE, None);
+        self.notify_others_unless_diagnostic(call.conn, note, out);
+    }
+
+    /// An operation we do not know: EOPNOTSUPP (protocol.md 9.10).
+    fn unknown(&mut self, call: Call, name: &str, out: &mut Vec<Action>) {
+        let e = Refused::UnknownOperation;
+        warn!(
+            "{} sent unknown operation '{name}'; answering EOPNOTSUPP",
+            call.conn
+        );
+        out.push(answer(call, generic(e.rc(), call.call_id)));
     }
 
     fn check_watchdog(&mut self, requested: Option<&str>, out: &mut Vec<Action>) {
@@ -473,18 +476,9 @@ impl Dispatcher {
 
     /// A proxy message from the cluster. Every one is answered with rc 0 (protocol.md 16.4);
     /// the shutdown answers steer the drain, the rest belongs to the IPC proxy.
-    fn ipc_forward(
-        &mut self,
-        conn: ConnId,
-        msg_id: u64,
-        call_id: u32,
-        msg: ProxyMessage,
-        out: &mut Vec<Action>,
-    ) {
-        out.push(send(
-            conn,
-            addressed_reply(reply::reply(origin::MESSAGE, rc::OK, call_id), msg_id),
-        ));
+    fn ipc_forward(&mut self, call: Call, msg: ProxyMessage, out: &mut Vec<Action>) {
+        let conn = call.conn;
+        out.push(answer(call, generic(rc::OK, call.call_id)));
         match msg.ipc_op.as_deref() {
             Some("shutdown_ack") => {
                 info!("cluster acknowledged the shutdown request; waiting for it to stop resources and disconnect");
@@ -530,6 +524,26 @@ impl Dispatcher {
             });
         }
     }
+}
+
+/// The request being handled: who sent it, the id its reply must carry, the call id it took,
+/// and its call option bits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Call {
+    conn: ConnId,
+    msg_id: u64,
+    call_id: u32,
+    options: u32,
+}
+
+/// The reply to `call`.
+pub(super) fn answer(call: Call, body: Element) -> Action {
+    send(call.conn, addressed_reply(body, call.msg_id))
+}
+
+/// A reply body with nothing but an rc.
+pub(super) fn generic(rc: i32, call_id: u32) -> Element {
+    reply::reply(origin::MESSAGE, rc, call_id)
 }
 
 pub(super) fn send(to: ConnId, message: Element) -> Action {

@@ -381,7 +381,7 @@ mod tests {
                 max_recurring_operations: 8,
                 max_children: 8,
             },
-            crate::agents::Paths::default(),
+            Box::new(crate::agents::table::Table::default()),
         );
         let mut d = Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
             .with_sbd_probe(Box::new(|| false));

@@ -2,205 +2,262 @@
 //! executor's results back to clients, in the order the original sends them.
 
 use std::io;
+use std::rc::Rc;
 
 use log::{debug, warn};
 
-use std::rc::Rc;
-
-use super::{send, Action, Dispatcher};
+use super::error::{rc_of, unregistered_rc, Refused};
+use super::{answer, generic, Action, Call, Dispatcher};
 use crate::agents::Definition;
-use crate::executor::{Audience, ExecEvent};
-use crate::executor::{Effect, Now, OpId};
-use crate::handles::ConnId;
+use crate::executor::{
+    self, Audience, Effect, ExecEvent, ExecRequest, OnClientLoss, Recipients, Reporting,
+};
+use crate::handles::{ConnId, Now, OpId};
 use crate::process::Finished;
 use crate::proto::names::{
-    attr, op, origin, rc, ATTRIBUTES, LRMD_NOTIFY, LRMD_RSC, LRMD_RSC_OP, PARAM,
+    attr, callopt, op, origin, rc, ATTRIBUTES, LRMD_NOTIFY, LRMD_RSC, LRMD_RSC_OP, PARAM,
 };
-use crate::proto::reply::{self, addressed_notify, addressed_reply};
-use crate::proto::request::AlertSpec;
+use crate::proto::reply::{self, addressed_notify};
+use crate::proto::request::{AlertSpec, ExecSpec, ResourceSpec};
 use crate::proto::xml::{self, Element, Style};
-use crate::proto::Op;
-
-/// EAGAIN: a bound was reached; the cluster may retry.
-#[cfg_attr(not(feature = "alerts"), allow(dead_code))]
-const EAGAIN: i32 = -11;
 
 impl Dispatcher {
-    /// One resource operation; replies and notifications go into `out` in wire order.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn resource_op(
+    /// `lrmd_rsc_register` (protocol.md 9.3): id, class and type are needed; a success is
+    /// notified to the other clients.
+    pub(super) fn rsc_register(
         &mut self,
-        conn: ConnId,
-        msg_id: u64,
-        call_id: u32,
-        call_options: u32,
-        request: Op,
+        call: Call,
+        spec: ResourceSpec,
         now: Now,
         out: &mut Vec<Action>,
     ) {
-        let generic = |rc: i32| reply::reply(origin::MESSAGE, rc, call_id);
-        match request {
-            Op::RscRegister(spec) => {
-                let def = match (&spec.class, &spec.agent) {
-                    (Some(class), Some(agent)) => Some(Definition {
-                        class: class.clone(),
-                        provider: spec.provider.clone(),
-                        agent: agent.clone(),
-                    }),
-                    _ => None,
+        let id = spec.rsc_id.as_deref().filter(|id| !id.is_empty());
+        let result = match (id, &spec.class, &spec.agent) {
+            (None, _, _) => Err(Refused::Missing("lrmd_rsc_id")),
+            (_, None, _) => Err(Refused::Missing("lrmd_class")),
+            (_, _, None) => Err(Refused::Missing("lrmd_type")),
+            (Some(id), Some(class), Some(agent)) => {
+                let def = Definition {
+                    class: class.clone(),
+                    provider: spec.provider.clone(),
+                    agent: agent.clone(),
                 };
-                let rc = self
-                    .executor
-                    .register(spec.rsc_id.as_deref(), def, call_options, now);
-                self.drain_executor(out);
-                out.push(send(conn, addressed_reply(generic(rc), msg_id)));
-                if rc == rc::OK {
-                    let note = reply::generic_notify(
-                        rc,
-                        call_id,
-                        op::RSC_REGISTER,
-                        spec.rsc_id.as_deref(),
-                    );
-                    self.notify_others_unless_diagnostic(conn, note, out);
-                }
-            }
-            Op::RscInfo { rsc_id } => {
-                let body = match self.executor.info(rsc_id.as_deref()) {
-                    Some(rsc) => {
-                        let mut el = reply::reply(origin::RSC_INFO, rc::OK, call_id)
-                            .with_attr(attr::RSC_ID, &rsc.id)
-                            .with_attr(attr::CLASS, &rsc.def.class);
-                        if let Some(p) = &rsc.def.provider {
-                            el.set_attr(attr::PROVIDER, p);
-                        }
-                        el.with_attr(attr::TYPE, &rsc.def.agent)
-                    }
-                    None => reply::reply(origin::RSC_INFO, rc::ENODEV, call_id),
+                let on_loss = if call.options & callopt::DROP_RECURRING != 0 {
+                    OnClientLoss::DropRecurring
+                } else {
+                    OnClientLoss::KeepRecurring
                 };
-                out.push(send(conn, addressed_reply(body, msg_id)));
+                self.executor
+                    .register(id, def, on_loss, now)
+                    .map_err(Refused::from)
             }
-            Op::RscUnregister { rsc_id } => {
-                let rc = self.executor.unregister(rsc_id.as_deref(), now);
-                // Cancelled operations are reported first, then the reply (protocol.md 9.7).
-                self.drain_executor(out);
-                out.push(send(conn, addressed_reply(generic(rc), msg_id)));
-                if rc == rc::OK || rc == rc::EINPROGRESS {
-                    let note =
-                        reply::generic_notify(rc, call_id, op::RSC_UNREGISTER, rsc_id.as_deref());
-                    self.notify_others_unless_diagnostic(conn, note, out);
-                }
-            }
-            Op::RscExec(spec) => {
-                let rc = self.executor.exec(conn, call_id, spec, call_options, now);
-                // A stop's cancellations come before the reply; its own result after.
-                self.drain_executor(out);
-                out.push(send(conn, addressed_reply(generic(rc), msg_id)));
-            }
-            Op::RscCancel {
-                rsc_id,
-                action,
-                interval_ms,
-            } => {
-                let rc =
-                    self.executor
-                        .cancel(rsc_id.as_deref(), action.as_deref(), interval_ms, now);
-                self.drain_executor(out);
-                out.push(send(conn, addressed_reply(generic(rc), msg_id)));
-            }
-            Op::GetRecurring { rsc_id } => {
-                let body = match self.executor.recurring(rsc_id.as_deref()) {
-                    Ok(lists) => {
-                        let mut el = reply::reply(origin::GET_RECURRING, rc::OK, call_id);
-                        for list in lists {
-                            let mut rsc =
-                                Element::new(LRMD_RSC).with_attr(attr::RSC_ID, &list.rsc_id);
-                            for o in list.ops {
-                                rsc.push(
-                                    Element::new(LRMD_RSC_OP)
-                                        .with_attr(attr::RSC_ACTION, &o.action)
-                                        .with_attr(attr::RSC_INTERVAL, o.interval_ms)
-                                        .with_attr(attr::TIMEOUT, o.timeout_ms),
-                                );
-                            }
-                            el.push(rsc);
-                        }
-                        el
-                    }
-                    Err(rc) => reply::reply(origin::GET_RECURRING, rc, call_id),
-                };
-                out.push(send(conn, addressed_reply(body, msg_id)));
-            }
-            other => {
-                warn!(
-                    "{conn} request {other:?} reached the resource handler; answering EOPNOTSUPP"
-                );
-                out.push(send(conn, addressed_reply(generic(rc::EOPNOTSUPP), msg_id)));
-            }
+        };
+        // A replaced definition's operations end first (protocol.md 9.3).
+        self.drain_executor(out);
+        let rc = rc_of(result);
+        out.push(answer(call, generic(rc, call.call_id)));
+        if result.is_ok() {
+            let note =
+                reply::generic_notify(rc, call.call_id, op::RSC_REGISTER, spec.rsc_id.as_deref());
+            self.notify_others_unless_diagnostic(call.conn, note, out);
         }
+    }
+
+    /// `lrmd_rsc_info`: the definition, or ENODEV for an unknown or absent id.
+    pub(super) fn rsc_info(&mut self, call: Call, rsc_id: Option<String>, out: &mut Vec<Action>) {
+        let body = match rsc_id.as_deref().and_then(|id| self.executor.info(id)) {
+            Some(rsc) => {
+                let mut el = reply::reply(origin::RSC_INFO, rc::OK, call.call_id)
+                    .with_attr(attr::RSC_ID, &rsc.id)
+                    .with_attr(attr::CLASS, &rsc.def.class);
+                if let Some(p) = &rsc.def.provider {
+                    el.set_attr(attr::PROVIDER, p);
+                }
+                el.with_attr(attr::TYPE, &rsc.def.agent)
+            }
+            None => reply::reply(
+                origin::RSC_INFO,
+                Refused::from(executor::Error::UnknownResource).rc(),
+                call.call_id,
+            ),
+        };
+        out.push(answer(call, body));
+    }
+
+    /// `lrmd_rsc_unregister` (protocol.md 9.7): cancelled operations are reported first, then
+    /// the reply; an absent or empty id names no resource (ENODEV).
+    pub(super) fn rsc_unregister(
+        &mut self,
+        call: Call,
+        rsc_id: Option<String>,
+        now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        let rc = match rsc_id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => unregistered_rc(self.executor.unregister(id, now)),
+            None => Refused::from(executor::Error::UnknownResource).rc(),
+        };
+        self.drain_executor(out);
+        out.push(answer(call, generic(rc, call.call_id)));
+        if rc == rc::OK || rc == rc::EINPROGRESS {
+            let note =
+                reply::generic_notify(rc, call.call_id, op::RSC_UNREGISTER, rsc_id.as_deref());
+            self.notify_others_unless_diagnostic(call.conn, note, out);
+        }
+    }
+
+    /// `lrmd_rsc_exec` (protocol.md 9.4): the reply carries the call id; a stop's
+    /// cancellations come before it, its own result after.
+    pub(super) fn rsc_exec(&mut self, call: Call, spec: ExecSpec, now: Now, out: &mut Vec<Action>) {
+        let result = match (spec.rsc_id, spec.action) {
+            (Some(rsc_id), Some(action)) => {
+                let request = ExecRequest {
+                    client: call.conn,
+                    call_id: call.call_id,
+                    rsc_id,
+                    action,
+                    interval_ms: spec.interval_ms,
+                    timeout_ms: spec.timeout_ms,
+                    start_delay_ms: spec.start_delay_ms,
+                    user_data: spec.user_data,
+                    params: spec.params,
+                    audience: if call.options & callopt::NOTIFY_ORIG_ONLY != 0 {
+                        Recipients::Originator
+                    } else {
+                        Recipients::Everyone
+                    },
+                    reporting: if call.options & callopt::NOTIFY_CHANGES_ONLY != 0 {
+                        Reporting::ChangesOnly
+                    } else {
+                        Reporting::Every
+                    },
+                };
+                self.executor.exec(request, now).map_err(Refused::from)
+            }
+            (None, _) => Err(Refused::Missing("lrmd_rsc_id")),
+            (_, None) => Err(Refused::Missing("lrmd_rsc_action")),
+        };
+        self.drain_executor(out);
+        // An accepted exec is answered with its call id (protocol.md 9.4).
+        let rc = match result {
+            Ok(()) => call.call_id as i32,
+            Err(e) => e.rc(),
+        };
+        out.push(answer(call, generic(rc, call.call_id)));
+    }
+
+    /// `lrmd_rsc_cancel` (protocol.md 9.5).
+    pub(super) fn rsc_cancel(
+        &mut self,
+        call: Call,
+        target: (Option<String>, Option<String>, u32),
+        now: Now,
+        out: &mut Vec<Action>,
+    ) {
+        let result = match target {
+            (Some(id), Some(action), interval_ms) => self
+                .executor
+                .cancel(&id, &action, interval_ms, now)
+                .map_err(Refused::from),
+            (None, ..) => Err(Refused::Missing("lrmd_rsc_id")),
+            (_, None, _) => Err(Refused::Missing("lrmd_rsc_action")),
+        };
+        self.drain_executor(out);
+        out.push(answer(call, generic(rc_of(result), call.call_id)));
+    }
+
+    /// `lrmd_get_recurring` (protocol.md 9.6): one resource's recurring operations, or all.
+    pub(super) fn get_recurring(
+        &mut self,
+        call: Call,
+        rsc_id: Option<String>,
+        out: &mut Vec<Action>,
+    ) {
+        let body = match self.executor.recurring(rsc_id.as_deref()) {
+            Ok(lists) => {
+                let mut el = reply::reply(origin::GET_RECURRING, rc::OK, call.call_id);
+                for list in lists {
+                    let mut rsc = Element::new(LRMD_RSC).with_attr(attr::RSC_ID, &list.rsc_id);
+                    for o in list.ops {
+                        rsc.push(
+                            Element::new(LRMD_RSC_OP)
+                                .with_attr(attr::RSC_ACTION, &o.action)
+                                .with_attr(attr::RSC_INTERVAL, o.interval_ms)
+                                .with_attr(attr::TIMEOUT, o.timeout_ms),
+                        );
+                    }
+                    el.push(rsc);
+                }
+                el
+            }
+            Err(e) => reply::reply(origin::GET_RECURRING, Refused::from(e).rc(), call.call_id),
+        };
+        out.push(answer(call, body));
     }
 
     /// `lrmd_alert_exec`: answered 0 once the alert agent is started (or while draining, without
     /// running it); its outcome is only logged (protocol.md 9.9).
-    pub(super) fn alert_exec(
-        &mut self,
-        conn: ConnId,
-        msg_id: u64,
-        call_id: u32,
-        spec: AlertSpec,
-        out: &mut Vec<Action>,
-    ) {
-        let rc = self.start_alert(conn, spec, out);
-        out.push(send(
-            conn,
-            addressed_reply(reply::reply(origin::MESSAGE, rc, call_id), msg_id),
-        ));
+    pub(super) fn alert_exec(&mut self, call: Call, spec: AlertSpec, out: &mut Vec<Action>) {
+        let result = self.start_alert(call.conn, spec, out);
+        if let Err(e) = &result {
+            debug!("{} alert refused: {e}", call.conn);
+        }
+        out.push(answer(call, generic(rc_of(result), call.call_id)));
     }
 
     #[cfg(feature = "alerts")]
-    fn start_alert(&mut self, conn: ConnId, spec: AlertSpec, out: &mut Vec<Action>) -> i32 {
-        if spec.alert_id.is_none() || spec.path.is_none() {
-            return rc::EINVAL;
-        }
+    fn start_alert(
+        &mut self,
+        conn: ConnId,
+        spec: AlertSpec,
+        out: &mut Vec<Action>,
+    ) -> Result<(), Refused> {
+        let (id, path) = match (spec.alert_id, spec.path) {
+            (Some(id), Some(path)) => (id, path),
+            (None, _) => return Err(Refused::Missing("lrmd_alert_id")),
+            (_, None) => return Err(Refused::Missing("lrmd_alert_path")),
+        };
         if self.lifecycle != super::Lifecycle::Serving {
-            debug!("{conn} alert {:?} not run: shutting down", spec.alert_id);
-            return rc::OK;
+            debug!("{conn} alert {id} not run: shutting down");
+            return Ok(());
         }
         if self.alerts_running >= self.settings.max_alerts {
-            warn!(
-                "{conn} alert {:?} refused: {} alerts running, limit {} (max_children)",
-                spec.alert_id, self.alerts_running, self.settings.max_alerts
-            );
-            return EAGAIN;
+            let e = Refused::AlertsBusy {
+                running: self.alerts_running,
+                max: self.settings.max_alerts,
+            };
+            warn!("{conn} alert {id:?} refused: {e}");
+            return Err(e);
         }
         self.alert_sequence += 1;
-        let (Some(id), Some(path)) = (&spec.alert_id, &spec.path) else {
-            return rc::EINVAL;
-        };
         let user = crate::agents::alert::ALERT_USER;
         let Some(ids) = crate::sys::process::user_ids(user) else {
             // The original answers EINVAL too.
             log::error!("cannot run alerts: no user '{user}' on this node");
-            return rc::EINVAL;
+            return Err(Refused::NoAlertUser);
         };
         let invocation =
-            crate::agents::alert::invocation(path, &spec.params, self.alert_sequence, ids);
+            crate::agents::alert::invocation(&path, &spec.params, self.alert_sequence, ids);
         log::info!("executing alert {id} for {conn}");
         self.alerts_running += 1;
         out.push(Action::SpawnAlert {
-            id: id.clone(),
+            id,
             invocation,
             timeout_ms: spec.timeout_ms,
         });
-        rc::OK
+        Ok(())
     }
 
     #[cfg(not(feature = "alerts"))]
-    fn start_alert(&mut self, conn: ConnId, spec: AlertSpec, _out: &mut Vec<Action>) -> i32 {
-        warn!(
-            "{conn} alert {:?} refused: alerts are not supported in this build (feature alerts)",
-            spec.alert_id
-        );
-        rc::EOPNOTSUPP
+    fn start_alert(
+        &mut self,
+        conn: ConnId,
+        spec: AlertSpec,
+        _out: &mut Vec<Action>,
+    ) -> Result<(), Refused> {
+        let e = Refused::AlertsNotBuilt;
+        warn!("{conn} alert {:?} refused: {e}", spec.alert_id);
+        Err(e)
     }
 
     /// An alert agent ended (the shell logged how).

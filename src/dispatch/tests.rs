@@ -11,7 +11,7 @@ fn dispatcher() -> Dispatcher {
             max_recurring_operations: 8,
             max_children: 8,
         },
-        crate::agents::Paths::default(),
+        Box::new(crate::agents::table::Table::default()),
     );
     Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
         .with_sbd_probe(Box::new(|| false))

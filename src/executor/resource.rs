@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::request::OnClientLoss;
 use crate::agents::Definition;
 use crate::handles::OpId;
 
@@ -16,8 +17,8 @@ pub struct Resource {
     pub id: String,
     /// Its agent.
     pub def: Definition,
-    /// Call options it was registered with ("drop recurring" is the one that matters).
-    pub register_options: u32,
+    /// What becomes of its recurring operations when clients leave.
+    pub on_client_loss: OnClientLoss,
     /// Operations waiting to run, in arrival order.
     pub pending: VecDeque<OpId>,
     /// Recurring operations that have run and wait for their next interval, or run now.
@@ -44,13 +45,13 @@ impl Registry {
     }
 
     /// Adds a resource (the caller checked the bound and removed any old definition).
-    pub fn insert(&mut self, id: String, def: Definition, register_options: u32) {
+    pub fn insert(&mut self, id: String, def: Definition, on_client_loss: OnClientLoss) {
         self.by_id.insert(
             id.clone(),
             Resource {
                 id,
                 def,
-                register_options,
+                on_client_loss,
                 pending: VecDeque::new(),
                 recurring: Vec::new(),
                 running: None,

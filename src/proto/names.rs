@@ -180,6 +180,8 @@ pub mod rc {
     pub const OK: i32 = 0;
     /// E2BIG: an alert could not be prepared.
     pub const E2BIG: i32 = -7;
+    /// EAGAIN: a bound was reached (resources, alerts); the cluster may retry.
+    pub const EAGAIN: i32 = -11;
     /// EACCES: not allowed for this client.
     pub const EACCES: i32 = -13;
     /// ENODEV: unknown resource.

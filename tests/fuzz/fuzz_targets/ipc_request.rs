@@ -27,7 +27,7 @@ fn dispatcher() -> Dispatcher {
     };
     let mut d = Dispatcher::new(
         DispatchSettings::default(),
-        Executor::new(limits, Paths::default()),
+        Executor::new(limits, Box::new(Paths::default())),
         Instant::now(),
     )
     .with_sbd_probe(Box::new(|| false));
