@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 
 pub use crate::handles::ConnId;
 
-/// The client name our `check` command signs on with. Sessions under this name are never
-/// announced to other clients: a Pacemaker controller that hears of a new client assumes a
-/// take-over and drops its own connection (protocol.md 13).
-pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
+pub use crate::proto::names::DIAGNOSTIC_CLIENT_NAME;
 
 /// One connected client.
 #[derive(Debug, Clone, PartialEq, Eq)]

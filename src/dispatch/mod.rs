@@ -22,7 +22,8 @@ use log::{debug, info, warn};
 use crate::executor::{Executor, Now, OpId};
 use crate::handles::IpcClientId;
 use crate::process::Invocation;
-use crate::proto::names::{self, attr, op, origin, rc, LRMD_IPC_PROXY};
+use crate::proto::names::{self, op, rc};
+use crate::proto::proxy::{self as proxy_msg, ProxyOp};
 use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::Element;
@@ -240,10 +241,10 @@ impl Dispatcher {
         };
         info!("shutdown requested: asking the cluster ({provider}) to stop this node's resources");
         self.lifecycle = Lifecycle::Draining;
-        let req = Element::new(LRMD_IPC_PROXY)
-            .with_attr(attr::IPC_OP, "shutdown_req")
-            .with_attr(attr::IPC_SESSION, 0);
-        vec![send(provider, addressed_notify(req)), Action::StopListening]
+        vec![
+            event(provider, &proxy_msg::shutdown_req()),
+            Action::StopListening,
+        ]
     }
 
     /// One request from `conn`.
@@ -324,12 +325,15 @@ impl Dispatcher {
             return None;
         }
         let eacces = || {
-            Some(vec![send(
+            let call = Call {
                 conn,
-                addressed_reply(
-                    reply::reply(origin::MESSAGE, rc::EACCES, call_id),
-                    req.msg_id,
-                ),
+                msg_id: req.msg_id,
+                call_id,
+                options: req.call_options,
+            };
+            Some(vec![answer(
+                call,
+                reply::generic(Refused::NotPermitted.rc(), call_id),
             )])
         };
         match &req.op {
@@ -382,8 +386,7 @@ impl Dispatcher {
             info!("{conn} is a diagnostic session; other clients are not told about it");
             return;
         }
-        let note = addressed_notify(reply::new_client_notify());
-        let payload = serialize(&note);
+        let payload = encoded(&addressed_notify(reply::new_client_notify()));
         for other in self.clients.listeners().filter(|&c| c != conn) {
             out.push(Action::Send {
                 to: other,
@@ -445,7 +448,7 @@ impl Dispatcher {
 
     /// `lrmd_rsc_poke`, the keepalive: answered, and notified to every named client.
     fn poke(&mut self, call: Call, out: &mut Vec<Action>) {
-        out.push(answer(call, generic(rc::OK, call.call_id)));
+        out.push(answer(call, reply::generic(rc::OK, call.call_id)));
         let note = reply::generic_notify(rc::OK, call.call_id, op::POKE, None);
         self.notify_others_unless_diagnostic(call.conn, note, out);
     }
@@ -457,7 +460,7 @@ impl Dispatcher {
             "{} sent unknown operation '{name}'; answering EOPNOTSUPP",
             call.conn
         );
-        out.push(answer(call, generic(e.rc(), call.call_id)));
+        out.push(answer(call, reply::generic(e.rc(), call.call_id)));
     }
 
     fn check_watchdog(&mut self, requested: Option<&str>, out: &mut Vec<Action>) {
@@ -478,12 +481,12 @@ impl Dispatcher {
     /// the shutdown answers steer the drain, the rest belongs to the IPC proxy.
     fn ipc_forward(&mut self, call: Call, msg: ProxyMessage, out: &mut Vec<Action>) {
         let conn = call.conn;
-        out.push(answer(call, generic(rc::OK, call.call_id)));
-        match msg.ipc_op.as_deref() {
-            Some("shutdown_ack") => {
+        out.push(answer(call, reply::generic(rc::OK, call.call_id)));
+        match msg.op {
+            ProxyOp::ShutdownAck => {
                 info!("cluster acknowledged the shutdown request; waiting for it to stop resources and disconnect");
             }
-            Some("shutdown_nack") => {
+            ProxyOp::ShutdownNack => {
                 info!("cluster refused the shutdown request (node in maintenance?); exiting now");
                 self.lifecycle = Lifecycle::Stopped;
                 out.push(Action::Exit {
@@ -497,15 +500,9 @@ impl Dispatcher {
             other => {
                 // No local IPC sessions exist in this build: tell the cluster to forget the
                 // session, as the original does for a session it does not know.
-                debug!(
-                    "{conn} proxy message '{}' for unknown session",
-                    other.unwrap_or("")
-                );
+                debug!("{conn} proxy message '{other}' for unknown session");
                 if let Some(session) = msg.session {
-                    let destroy = Element::new(LRMD_IPC_PROXY)
-                        .with_attr(attr::IPC_OP, "destroy")
-                        .with_attr(attr::IPC_SESSION, session);
-                    out.push(send(conn, addressed_notify(destroy)));
+                    out.push(event(conn, &proxy_msg::destroy(&session)));
                 }
             }
         }
@@ -515,7 +512,7 @@ impl Dispatcher {
         if self.clients.get(from).is_some_and(|c| c.diagnostic) {
             return;
         }
-        let payload = serialize(&addressed_notify(body));
+        let payload = encoded(&addressed_notify(body));
         for to in self.clients.listeners() {
             out.push(Action::Send {
                 to,
@@ -536,29 +533,27 @@ pub(super) struct Call {
     options: u32,
 }
 
-/// The reply to `call`.
+/// The reply to `call`, whose body `proto` built.
 pub(super) fn answer(call: Call, body: Element) -> Action {
-    send(call.conn, addressed_reply(body, call.msg_id))
-}
-
-/// A reply body with nothing but an rc.
-pub(super) fn generic(rc: i32, call_id: u32) -> Element {
-    reply::reply(origin::MESSAGE, rc, call_id)
-}
-
-pub(super) fn send(to: ConnId, message: Element) -> Action {
-    let reply = message.attr(attr::REMOTE_MSG_TYPE) == Some(crate::proto::names::msg_type::REPLY);
     Action::Send {
-        to,
-        payload: serialize(&message),
-        reply,
+        to: call.conn,
+        payload: encoded(&addressed_reply(body, call.msg_id)),
+        reply: true,
     }
 }
 
-pub(super) fn serialize(message: &Element) -> Rc<Vec<u8>> {
-    let mut out = Vec::with_capacity(256);
-    crate::proto::xml::write(message, &mut out);
-    Rc::new(out)
+/// A whole message for `to` that answers no request (a notification, a proxy message).
+pub(super) fn event(to: ConnId, message: &Element) -> Action {
+    Action::Send {
+        to,
+        payload: encoded(message),
+        reply: false,
+    }
+}
+
+/// A message's text, serialized once and shared by its recipients.
+pub(super) fn encoded(message: &Element) -> Rc<Vec<u8>> {
+    Rc::new(crate::proto::encode(message))
 }
 
 /// Compares dotted versions numerically, as the original does ("1.10" is above "1.9").

@@ -11,19 +11,13 @@ use std::rc::Rc;
 use log::{debug, info, warn};
 
 use super::sessions::{proxied_name, Session};
-use super::{send, serialize, Action, Dispatcher};
-use crate::handles::ConnId;
-use crate::handles::IpcClientId;
+use super::{encoded, event, Action, Dispatcher};
+use crate::handles::{ConnId, IpcClientId};
 use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
-use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
-use crate::proto::reply::addressed_notify;
+use crate::proto::names::rc;
+use crate::proto::proxy::{self as msg, ProxyOp, Relayed, CLIENT_RESPONSE};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::{Element, Node};
-
-/// IPC flag the proxy adds to every relayed request (protocol.md 16.3).
-pub const IPC_PROXIED: u32 = 0x100;
-/// IPC flag of a request whose sender waits for a response (libqb-ipc.md 7.5).
-const CLIENT_RESPONSE: u32 = 0x200;
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -70,10 +64,7 @@ impl Dispatcher {
         let server = proxied_name(service).to_string();
         let client_name = format!("proxy-{service}-{pid}-{}", &id[..8]);
         debug!("local client {client_name} (user {user}) via {provider}");
-        let note = Element::new(LRMD_IPC_PROXY)
-            .with_attr(attr::IPC_OP, "new")
-            .with_attr(attr::IPC_SERVER, &server)
-            .with_attr(attr::IPC_SESSION, &id);
+        let note = msg::new_session(&server, &id);
         self.sessions.insert(Session {
             id,
             local,
@@ -83,7 +74,7 @@ impl Dispatcher {
             user: user.to_string(),
             pending: None,
         });
-        vec![send(provider, addressed_notify(note))]
+        vec![event(provider, &note)]
     }
 
     /// One whole message from a local client of a proxied service, relayed as is, whatever
@@ -133,15 +124,14 @@ impl Dispatcher {
             );
             return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
         }
-        let relay = Element::new(LRMD_IPC_PROXY)
-            .with_attr(attr::IPC_OP, "request")
-            .with_attr(attr::IPC_SESSION, &session.id)
-            .with_attr(attr::IPC_CLIENT, &session.client_name)
-            .with_attr(attr::IPC_USER, &session.user)
-            .with_attr(attr::IPC_MSG_ID, msg_id)
-            .with_attr(attr::IPC_MSG_FLAGS, flags | IPC_PROXIED)
-            .with_child(Element::new(LRMD_IPC_MSG).with_child(message));
-        let payload = serialize(&addressed_notify(relay));
+        let relay = Relayed {
+            session: &session.id,
+            client_name: &session.client_name,
+            user: &session.user,
+            msg_id,
+            flags,
+        };
+        let payload = encoded(&relay.wrap(message));
         if payload.len() > max_text {
             crate::limited!(
                 crate::logging::Source::LocalClient,
@@ -186,10 +176,7 @@ impl Dispatcher {
         if self.clients.get(session.provider).is_none() {
             return Vec::new();
         }
-        vec![send(
-            session.provider,
-            addressed_notify(destroy(&session.id)),
-        )]
+        vec![event(session.provider, &msg::destroy(&session.id))]
     }
 
     /// Ends the sessions a departing provider relayed (protocol.md 13).
@@ -209,24 +196,21 @@ impl Dispatcher {
     pub(super) fn proxy_to_local(
         &mut self,
         conn: ConnId,
-        msg: ProxyMessage,
+        message: ProxyMessage,
         out: &mut Vec<Action>,
     ) {
-        let op = msg.ipc_op.as_deref().unwrap_or("");
-        let session_id = msg.session.clone().unwrap_or_default();
+        let op = &message.op;
+        let session_id = message.session.clone().unwrap_or_default();
         let Some(session) = self.sessions.get(&session_id) else {
             debug!("{conn} proxy '{op}' for unknown session {session_id}; telling it to forget it");
-            out.push(send(conn, addressed_notify(destroy(&session_id))));
+            out.push(event(conn, &msg::destroy(&session_id)));
             return;
         };
         let local = session.local;
-        let mut text = Vec::new();
-        if let Some(inner) = &msg.inner {
-            crate::proto::xml::write(inner, &mut text);
-        }
+        let text = message.inner_text();
         match op {
-            "response" => {
-                let id = match (msg.msg_id, session.pending.take()) {
+            ProxyOp::Response => {
+                let id = match (message.msg_id, session.pending.take()) {
                     (Some(got), Some(want)) if got != want => {
                         warn!("{conn} response for IPC request {got} while {want} waits; delivering as {got}");
                         got
@@ -241,11 +225,11 @@ impl Dispatcher {
                     payload: Rc::new(text),
                 });
             }
-            "event" => out.push(Action::IpcEvent {
+            ProxyOp::Event => out.push(Action::IpcEvent {
                 local,
                 payload: Rc::new(text),
             }),
-            "destroy" => out.push(Action::IpcDisconnect { local }),
+            ProxyOp::Destroy => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
         }
     }
@@ -328,7 +312,7 @@ impl Refusal {
         let Some((op, callid)) = &self.cib else {
             return vec![Action::IpcDisconnect { local }];
         };
-        let payload = serialize(&cib_refusal(op, callid, errno));
+        let payload = encoded(&msg::cib_refusal(op, callid, errno));
         if self.sync {
             vec![Action::IpcResponse {
                 local,
@@ -339,22 +323,6 @@ impl Refusal {
             vec![Action::IpcEvent { local, payload }]
         }
     }
-}
-
-/// The CIB manager's reply to call `callid` (operation `op`) failing with `errno`: what the
-/// CIB client library turns into "Call <op> failed: <strerror>".
-pub fn cib_refusal(op: &str, callid: &str, errno: i32) -> Element {
-    Element::new("cib-reply")
-        .with_attr("t", "cib")
-        .with_attr("cib_op", op)
-        .with_attr("cib_callid", callid)
-        .with_attr("cib_rc", errno)
-}
-
-fn destroy(session: &str) -> Element {
-    Element::new(LRMD_IPC_PROXY)
-        .with_attr(attr::IPC_OP, "destroy")
-        .with_attr(attr::IPC_SESSION, session)
 }
 
 #[cfg(test)]

@@ -7,19 +7,16 @@ use std::rc::Rc;
 use log::{debug, warn};
 
 use super::error::{rc_of, unregistered_rc, Refused};
-use super::{answer, generic, Action, Call, Dispatcher};
+use super::{answer, Action, Call, Dispatcher};
 use crate::agents::Definition;
 use crate::executor::{
     self, Audience, Effect, ExecEvent, ExecRequest, OnClientLoss, Recipients, Reporting,
 };
 use crate::handles::{ConnId, Now, OpId};
 use crate::process::Finished;
-use crate::proto::names::{
-    attr, callopt, op, origin, rc, ATTRIBUTES, LRMD_NOTIFY, LRMD_RSC, LRMD_RSC_OP, PARAM,
-};
-use crate::proto::reply::{self, addressed_notify};
+use crate::proto::names::{callopt, op, rc};
+use crate::proto::reply::{self, ExecComplete, RecurringOp, RscInfo};
 use crate::proto::request::{AlertSpec, ExecSpec, ResourceSpec};
-use crate::proto::xml::{self, Element, Style};
 
 impl Dispatcher {
     /// `lrmd_rsc_register` (protocol.md 9.3): id, class and type are needed; a success is
@@ -55,7 +52,7 @@ impl Dispatcher {
         // A replaced definition's operations end first (protocol.md 9.3).
         self.drain_executor(out);
         let rc = rc_of(result);
-        out.push(answer(call, generic(rc, call.call_id)));
+        out.push(answer(call, reply::generic(rc, call.call_id)));
         if result.is_ok() {
             let note =
                 reply::generic_notify(rc, call.call_id, op::RSC_REGISTER, spec.rsc_id.as_deref());
@@ -65,22 +62,16 @@ impl Dispatcher {
 
     /// `lrmd_rsc_info`: the definition, or ENODEV for an unknown or absent id.
     pub(super) fn rsc_info(&mut self, call: Call, rsc_id: Option<String>, out: &mut Vec<Action>) {
-        let body = match rsc_id.as_deref().and_then(|id| self.executor.info(id)) {
-            Some(rsc) => {
-                let mut el = reply::reply(origin::RSC_INFO, rc::OK, call.call_id)
-                    .with_attr(attr::RSC_ID, &rsc.id)
-                    .with_attr(attr::CLASS, &rsc.def.class);
-                if let Some(p) = &rsc.def.provider {
-                    el.set_attr(attr::PROVIDER, p);
-                }
-                el.with_attr(attr::TYPE, &rsc.def.agent)
-            }
-            None => reply::reply(
-                origin::RSC_INFO,
-                Refused::from(executor::Error::UnknownResource).rc(),
-                call.call_id,
-            ),
+        let found = match rsc_id.as_deref().and_then(|id| self.executor.info(id)) {
+            Some(rsc) => Ok(RscInfo {
+                id: &rsc.id,
+                class: &rsc.def.class,
+                provider: rsc.def.provider.as_deref(),
+                agent: &rsc.def.agent,
+            }),
+            None => Err(Refused::from(executor::Error::UnknownResource).rc()),
         };
+        let body = reply::rsc_info(call.call_id, found);
         out.push(answer(call, body));
     }
 
@@ -98,7 +89,7 @@ impl Dispatcher {
             None => Refused::from(executor::Error::UnknownResource).rc(),
         };
         self.drain_executor(out);
-        out.push(answer(call, generic(rc, call.call_id)));
+        out.push(answer(call, reply::generic(rc, call.call_id)));
         if rc == rc::OK || rc == rc::EINPROGRESS {
             let note =
                 reply::generic_notify(rc, call.call_id, op::RSC_UNREGISTER, rsc_id.as_deref());
@@ -143,7 +134,7 @@ impl Dispatcher {
             Ok(()) => call.call_id as i32,
             Err(e) => e.rc(),
         };
-        out.push(answer(call, generic(rc, call.call_id)));
+        out.push(answer(call, reply::generic(rc, call.call_id)));
     }
 
     /// `lrmd_rsc_cancel` (protocol.md 9.5).
@@ -163,7 +154,7 @@ impl Dispatcher {
             (_, None, _) => Err(Refused::Missing("lrmd_rsc_action")),
         };
         self.drain_executor(out);
-        out.push(answer(call, generic(rc_of(result), call.call_id)));
+        out.push(answer(call, reply::generic(rc_of(result), call.call_id)));
     }
 
     /// `lrmd_get_recurring` (protocol.md 9.6): one resource's recurring operations, or all.
@@ -173,25 +164,26 @@ impl Dispatcher {
         rsc_id: Option<String>,
         out: &mut Vec<Action>,
     ) {
-        let body = match self.executor.recurring(rsc_id.as_deref()) {
-            Ok(lists) => {
-                let mut el = reply::reply(origin::GET_RECURRING, rc::OK, call.call_id);
-                for list in lists {
-                    let mut rsc = Element::new(LRMD_RSC).with_attr(attr::RSC_ID, &list.rsc_id);
-                    for o in list.ops {
-                        rsc.push(
-                            Element::new(LRMD_RSC_OP)
-                                .with_attr(attr::RSC_ACTION, &o.action)
-                                .with_attr(attr::RSC_INTERVAL, o.interval_ms)
-                                .with_attr(attr::TIMEOUT, o.timeout_ms),
-                        );
-                    }
-                    el.push(rsc);
-                }
-                el
-            }
-            Err(e) => reply::reply(origin::GET_RECURRING, Refused::from(e).rc(), call.call_id),
+        let lists = self.executor.recurring(rsc_id.as_deref());
+        let found = match &lists {
+            Ok(lists) => Ok(lists
+                .iter()
+                .map(|list| {
+                    let ops = list
+                        .ops
+                        .iter()
+                        .map(|o| RecurringOp {
+                            action: &o.action,
+                            interval_ms: o.interval_ms,
+                            timeout_ms: o.timeout_ms,
+                        })
+                        .collect();
+                    (list.rsc_id.as_str(), ops)
+                })
+                .collect()),
+            Err(e) => Err(Refused::from(*e).rc()),
         };
+        let body = reply::recurring(call.call_id, found);
         out.push(answer(call, body));
     }
 
@@ -202,7 +194,7 @@ impl Dispatcher {
         if let Err(e) = &result {
             debug!("{} alert refused: {e}", call.conn);
         }
-        out.push(answer(call, generic(rc_of(result), call.call_id)));
+        out.push(answer(call, reply::generic(rc_of(result), call.call_id)));
     }
 
     #[cfg(feature = "alerts")]
@@ -271,15 +263,7 @@ impl Dispatcher {
         for effect in self.executor.take_effects() {
             match effect {
                 Effect::Notify { audience, event } => {
-                    // Agent output keeps Pacemaker 2.1.5's escaping: the cluster reads and logs
-                    // it exactly as the original's.
-                    let mut text = Vec::with_capacity(512);
-                    xml::write_with(
-                        &addressed_notify(exec_notify(&event)),
-                        Style::Pacemaker215,
-                        &mut text,
-                    );
-                    let payload = Rc::new(text);
+                    let payload = Rc::new(exec_complete(&event).to_text());
                     let to: Vec<ConnId> = match audience {
                         Audience::All => self.clients.listeners().collect(),
                         Audience::Only(c) => self.clients.listeners().filter(|l| *l == c).collect(),
@@ -342,50 +326,25 @@ impl Dispatcher {
     }
 }
 
-/// The exec-complete notification, attributes in the original's order (protocol.md 9.4).
-pub fn exec_notify(e: &ExecEvent) -> Element {
-    let mut el = Element::new(LRMD_NOTIFY)
-        .with_attr(attr::ORIGIN, origin::CMD_COMPLETE)
-        .with_attr(attr::TIMEOUT, e.timeout_ms)
-        .with_attr(attr::RSC_INTERVAL, e.interval_ms)
-        .with_attr(attr::RSC_START_DELAY, e.start_delay_ms)
-        .with_attr(attr::EXEC_RC, e.result.rc)
-        .with_attr(attr::EXEC_OP_STATUS, e.result.status.code())
-        .with_attr(attr::CALL_ID, e.call_id)
-        .with_attr(attr::RSC_DELETED, u8::from(e.rsc_deleted))
-        .with_attr(attr::RUN_TIME, e.run_time)
-        .with_attr(attr::RCCHANGE_TIME, e.rcchange_time)
-        .with_attr(attr::EXEC_TIME, e.exec_time_ms)
-        .with_attr(attr::QUEUE_TIME, e.queue_time_ms)
-        .with_attr(attr::OP, op::RSC_EXEC)
-        .with_attr(attr::RSC_ID, &e.rsc_id)
-        .with_attr(attr::RSC_ACTION, &e.action);
-    if let Some(u) = &e.user_data {
-        el.set_attr(attr::RSC_USERDATA, u);
+/// The exec-complete notification of `e` (protocol.md 9.4), as `proto` writes it.
+pub fn exec_complete(e: &ExecEvent) -> ExecComplete<'_> {
+    ExecComplete {
+        call_id: e.call_id,
+        rsc_id: &e.rsc_id,
+        action: &e.action,
+        interval_ms: e.interval_ms,
+        timeout_ms: e.timeout_ms,
+        start_delay_ms: e.start_delay_ms,
+        rc: e.result.rc,
+        status: e.result.status.code(),
+        exit_reason: e.result.exit_reason.as_deref(),
+        output: e.result.output.as_deref(),
+        rsc_deleted: e.rsc_deleted,
+        run_time: e.run_time,
+        rcchange_time: e.rcchange_time,
+        exec_time_ms: e.exec_time_ms,
+        queue_time_ms: e.queue_time_ms,
+        user_data: e.user_data.as_deref(),
+        params: &e.params,
     }
-    if let Some(r) = &e.result.exit_reason {
-        el.set_attr(attr::RSC_EXIT_REASON, r);
-    }
-    if let Some(o) = &e.result.output {
-        el.set_attr(attr::RSC_OUTPUT, o);
-    }
-    el.with_child(parameters(&e.params))
-}
-
-/// Parameters as the original writes them: attributes of `attributes`, except names that
-/// start with a digit, which XML cannot carry as attribute names (protocol.md 6.8).
-fn parameters(params: &[(String, String)]) -> Element {
-    let mut el = Element::new(ATTRIBUTES);
-    for (name, value) in params {
-        if name.starts_with(|c: char| c.is_ascii_digit()) {
-            el.push(
-                Element::new(PARAM)
-                    .with_attr("name", name)
-                    .with_attr("value", value),
-            );
-        } else {
-            el.set_attr(name, value);
-        }
-    }
-    el
 }

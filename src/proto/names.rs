@@ -212,6 +212,11 @@ pub mod callopt {
     pub const NOTIFY_CHANGES_ONLY: u32 = 0x4;
 }
 
+/// The client name our `check` command signs on with. Sessions under this name are never
+/// announced to other clients: a Pacemaker controller that hears of a new client assumes a
+/// take-over and drops its own connection (protocol.md 13).
+pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
+
 /// The protocol version we announce (that of Pacemaker 2.1.5 to 2.1.7).
 pub const PROTOCOL_VERSION: &str = "1.1";
 /// The oldest client version we accept (the original's minimum).
