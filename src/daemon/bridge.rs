@@ -14,6 +14,7 @@ use async_executor::LocalExecutor;
 use log::{debug, warn};
 
 use super::hub::{now, Hub, RelayRefused};
+use crate::dispatch::clients::Privilege;
 use crate::dispatch::proxy::Relay;
 use crate::handles::{ConnId, IpcClientId};
 use crate::ipc::{Cred, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
@@ -111,7 +112,11 @@ fn connected(
         hub.dispatcher.borrow_mut().local_connected(
             conn,
             format!("local {cred}"),
-            privileged,
+            if privileged {
+                Privilege::Full
+            } else {
+                Privilege::SignOnOnly
+            },
             random,
         );
         return;

@@ -35,6 +35,7 @@ use keys::KeyService;
 #[cfg(feature = "ipc-proxy")]
 mod bridge;
 mod conn;
+pub mod host;
 pub mod hub;
 pub mod keys;
 
@@ -102,6 +103,7 @@ pub fn run(config: Config) -> i32 {
             max_alerts: limits.max_children,
         },
         executor,
+        Box::new(host::Machine::default()),
         started,
     );
     let user_timeout = config

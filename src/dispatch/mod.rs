@@ -1,10 +1,13 @@
-//! Request → rule → replies and notifications: the protocol's decisions, one arm per
-//! operation (protocol.md 8, 9, 13 and 15).
+//! The protocol core: request → rule → replies and notifications, one arm per operation
+//! (protocol.md 8, 9, 13, 15 and 16).
 //!
 //! In: typed requests with the connection they came from, connection and disconnection
-//! events, and the daemon's own events (SIGTERM). Out: [`Action`]s for the shell to carry
-//! out. No I/O happens here: time and randomness are passed in, so every rule is testable
-//! without a socket.
+//! events, and the daemon's own events (SIGTERM, children). Out: [`Action`]s for the shell to
+//! carry out. No I/O happens here: time and randomness are passed in, what the machine looks
+//! like is asked of a [`Host`], and every message comes from `proto`, so every rule is
+//! testable without a socket. Rooms: `clients` (who is connected and how far), `sessions`
+//! (proxied local tools), `resources` (the executor's operations), `proxy` (feature
+//! `ipc-proxy`), `watchdog` (`lrmd_check`), `error` (refusals and their rc).
 
 pub mod clients;
 pub mod error;
@@ -14,6 +17,7 @@ mod resources;
 pub mod sessions;
 pub mod watchdog;
 
+use std::fmt;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -28,7 +32,7 @@ use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::Element;
 use crate::proto::{Op, Request};
-use clients::{uuid_v4, Clients, ConnId, DIAGNOSTIC_CLIENT_NAME};
+use clients::{uuid_v4, Clients, ConnId, Origin, Privilege, Stage};
 use error::{rc_of, Refused};
 use sessions::Sessions;
 use watchdog::Verdict;
@@ -101,7 +105,8 @@ pub enum Action {
     },
 }
 
-/// Where the daemon is in its life (STYLE.md 2: Starting → Serving → Draining → Stopped).
+/// Where the daemon is in its life: Serving → Draining → Stopped (starting is the shell's
+/// business, before a dispatcher exists). Changed only through `set_lifecycle`, which logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     /// Normal service.
@@ -110,6 +115,45 @@ pub enum Lifecycle {
     Draining,
     /// An exit action was returned.
     Stopped,
+}
+
+impl fmt::Display for Lifecycle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Lifecycle::Serving => "serving",
+            Lifecycle::Draining => "draining",
+            Lifecycle::Stopped => "stopped",
+        })
+    }
+}
+
+/// What the rules ask of the machine they run on. The shell answers by looking
+/// (`daemon::host`), and may cache; tests answer from a table.
+pub trait Host {
+    /// Whether an sbd daemon runs here (`lrmd_check`, protocol.md 9.8); asked only when the
+    /// cluster relies on watchdog fencing.
+    fn sbd_running(&self) -> bool;
+    /// The uid and gid of `user`, if it exists (alert agents run as `hacluster`).
+    fn user_ids(&self, user: &str) -> Option<(u32, u32)>;
+}
+
+/// A [`Host`] with fixed answers, for tests and fuzzers: nothing is looked at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixedHost {
+    /// The answer to [`Host::sbd_running`].
+    pub sbd_running: bool,
+    /// The answer to [`Host::user_ids`], whoever is asked for.
+    pub user: Option<(u32, u32)>,
+}
+
+impl Host for FixedHost {
+    fn sbd_running(&self) -> bool {
+        self.sbd_running
+    }
+
+    fn user_ids(&self, _user: &str) -> Option<(u32, u32)> {
+        self.user
+    }
 }
 
 /// Settings the rules need; fixed at start.
@@ -130,7 +174,7 @@ pub struct Dispatcher {
     started: Instant,
     settings: DispatchSettings,
     lifecycle: Lifecycle,
-    sbd_probe: Box<dyn Fn() -> bool>,
+    host: Box<dyn Host>,
     executor: Executor,
     #[cfg_attr(not(feature = "alerts"), allow(dead_code))]
     alert_sequence: u64,
@@ -141,25 +185,24 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher with no clients; `started` is the daemon's start, for `uptime`.
-    pub fn new(settings: DispatchSettings, executor: Executor, started: Instant) -> Self {
+    pub fn new(
+        settings: DispatchSettings,
+        executor: Executor,
+        host: Box<dyn Host>,
+        started: Instant,
+    ) -> Self {
         Dispatcher {
             clients: Clients::default(),
             next_call_id: 0,
             started,
             settings,
             lifecycle: Lifecycle::Serving,
-            sbd_probe: Box::new(watchdog::sbd_running),
+            host,
             executor,
             alert_sequence: 0,
             alerts_running: 0,
             sessions: Sessions::default(),
         }
-    }
-
-    /// Replaces how we find out whether sbd runs (tests).
-    pub fn with_sbd_probe(mut self, probe: Box<dyn Fn() -> bool>) -> Self {
-        self.sbd_probe = probe;
-        self
     }
 
     /// The clients table, for the shell's bookkeeping and for tests.
@@ -172,30 +215,45 @@ impl Dispatcher {
         self.lifecycle
     }
 
+    /// Moves the daemon to `next`, with a line naming both states.
+    fn set_lifecycle(&mut self, next: Lifecycle) {
+        if next != self.lifecycle {
+            info!("daemon: {} -> {next}", self.lifecycle);
+            self.lifecycle = next;
+        }
+    }
+
     /// A client completed its TLS handshake. Other clients hear of it only when its first
-    /// request shows it is not a `check` session (see [`DIAGNOSTIC_CLIENT_NAME`]).
+    /// request shows it is not a `check` session (see [`clients::DIAGNOSTIC_CLIENT_NAME`]).
     pub fn connected(&mut self, conn: ConnId, peer: String, random: [u8; 16]) {
         let id = uuid_v4(random);
         info!("{conn} from {peer}: TLS handshake complete, client id {id}");
         self.clients.add(conn, id, peer);
     }
 
-    /// A client went away, for whatever reason. When no cluster client is left, recurring
-    /// operations of resources registered with "drop recurring" are cancelled (protocol.md 13).
+    /// A client went away, for whatever reason (protocol.md 13). A local client takes with
+    /// it the recurring operations it created on resources registered with "drop recurring".
+    /// When a cluster connection leaves and it was the last client of any kind (local
+    /// clients of the `lrmd` service and proxied tools of other connections count, as in
+    /// the original; the tools it relayed are closed with it), every recurring operation of
+    /// those resources is cancelled.
     pub fn disconnected(&mut self, conn: ConnId, now: Now) -> Vec<Action> {
         let Some(client) = self.clients.remove(conn) else {
             return Vec::new();
         };
-        if client.local {
-            // A local client's recurring operations go with it (protocol.md 13).
-            self.executor.client_gone(conn, now);
-        } else if !client.diagnostic && !self.clients.listeners().any(|c| self.is_remote(c)) {
-            self.executor.clients_gone(now);
+        match client.origin {
+            Origin::Local(_) => self.executor.client_gone(conn, now),
+            Origin::Remote => {
+                let tools_left = self.sessions_not_of(conn);
+                if self.clients.is_empty() && tools_left == 0 {
+                    self.executor.clients_gone(now);
+                }
+            }
         }
         info!(
             "{conn} ({}) disconnected{}",
             client.name.as_deref().unwrap_or("unnamed"),
-            if client.is_provider {
+            if client.is_provider() {
                 "; it was an IPC provider"
             } else {
                 ""
@@ -204,11 +262,11 @@ impl Dispatcher {
         let mut out = Vec::new();
         self.drain_executor(&mut out);
         #[cfg(feature = "ipc-proxy")]
-        if client.is_provider {
+        if client.is_provider() {
             self.drop_sessions_of(conn, &mut out);
         }
         if self.lifecycle == Lifecycle::Draining && self.clients.providers().next().is_none() {
-            self.lifecycle = Lifecycle::Stopped;
+            self.set_lifecycle(Lifecycle::Stopped);
             out.push(Action::Exit {
                 code: crate::exitcode::OK,
                 why: String::from("the cluster has disconnected after the shutdown request"),
@@ -217,8 +275,9 @@ impl Dispatcher {
         out
     }
 
-    fn is_remote(&self, conn: ConnId) -> bool {
-        self.clients.get(conn).is_some_and(|c| !c.local)
+    /// Proxied local tools relayed by a connection other than `provider`.
+    fn sessions_not_of(&self, provider: ConnId) -> usize {
+        self.sessions.len() - self.sessions.of_provider(provider).len()
     }
 
     /// SIGTERM or SIGINT: with no cluster connected, exit now; otherwise ask the cluster to
@@ -233,14 +292,14 @@ impl Dispatcher {
             Lifecycle::Stopped => return Vec::new(),
         }
         let Some(provider) = self.clients.providers().last() else {
-            self.lifecycle = Lifecycle::Stopped;
+            self.set_lifecycle(Lifecycle::Stopped);
             return vec![Action::Exit {
                 code: crate::exitcode::OK,
                 why: String::from("shutdown requested and no cluster is connected"),
             }];
         };
         info!("shutdown requested: asking the cluster ({provider}) to stop this node's resources");
-        self.lifecycle = Lifecycle::Draining;
+        self.set_lifecycle(Lifecycle::Draining);
         vec![
             event(provider, &proxy_msg::shutdown_req()),
             Action::StopListening,
@@ -249,24 +308,31 @@ impl Dispatcher {
 
     /// One request from `conn`.
     pub fn handle(&mut self, conn: ConnId, req: Request, now: Now) -> Vec<Action> {
-        let call_id = self.next_call_id();
-        let mut out = Vec::new();
-        self.note_sender(conn, &req, &mut out);
-        if let Some(refusal) = self.refuse_unprivileged(conn, &req, call_id) {
-            out.extend(refusal);
-            return out;
-        }
-        debug!(
-            "{conn} request {} msg_id={} call={call_id}",
-            req.op_name(),
-            req.msg_id
-        );
         let call = Call {
             conn,
             msg_id: req.msg_id,
-            call_id,
+            call_id: self.next_call_id(),
             options: req.call_options,
         };
+        let mut out = Vec::new();
+        self.note_sender(conn, &req, &mut out);
+        match self.local_permission(conn, &req) {
+            Permission::Granted => {}
+            Permission::Ignored => return out,
+            Permission::Refused => {
+                out.push(answer(
+                    call,
+                    reply::generic(Refused::NotPermitted.rc(), call.call_id),
+                ));
+                return out;
+            }
+        }
+        debug!(
+            "{conn} request {} msg_id={} call={}",
+            req.op_name(),
+            req.msg_id,
+            call.call_id
+        );
         match req.op {
             Op::Register {
                 protocol_version,
@@ -300,59 +366,47 @@ impl Dispatcher {
         &mut self,
         conn: ConnId,
         peer: String,
-        privileged: bool,
+        privilege: Privilege,
         random: [u8; 16],
     ) {
         let id = uuid_v4(random);
         info!(
             "{conn} {peer}: local executor client, id {id}{}",
-            if privileged { "" } else { ", unprivileged" }
+            match privilege {
+                Privilege::Full => "",
+                Privilege::SignOnOnly => ", unprivileged",
+            }
         );
-        self.clients.add_local(conn, id, peer, privileged);
+        self.clients.add_local(conn, id, peer, privilege);
     }
 
     /// Local clients that are neither root nor hacluster may only sign on and poke; anything
     /// else is refused with EACCES, and `lrmd_check` silently (protocol.md 9.1). A local
-    /// client may not become an IPC provider.
-    fn refuse_unprivileged(
-        &self,
-        conn: ConnId,
-        req: &Request,
-        call_id: u32,
-    ) -> Option<Vec<Action>> {
-        let client = self.clients.get(conn)?;
-        if !client.local {
-            return None;
-        }
-        let eacces = || {
-            let call = Call {
-                conn,
-                msg_id: req.msg_id,
-                call_id,
-                options: req.call_options,
-            };
-            Some(vec![answer(
-                call,
-                reply::generic(Refused::NotPermitted.rc(), call_id),
-            )])
+    /// client may not become an IPC provider. Cluster connections may do anything.
+    fn local_permission(&self, conn: ConnId, req: &Request) -> Permission {
+        let Some(Origin::Local(privilege)) = self.clients.get(conn).map(|c| c.origin) else {
+            return Permission::Granted;
         };
-        match &req.op {
-            Op::Register {
-                is_ipc_provider: true,
-                ..
-            } => {
+        match (&req.op, privilege) {
+            (
+                Op::Register {
+                    is_ipc_provider: true,
+                    ..
+                },
+                _,
+            ) => {
                 warn!("{conn} local client asked to relay IPC; refused");
-                eacces()
+                Permission::Refused
             }
-            Op::Register { .. } | Op::Poke | Op::Unknown(_) => None,
-            _ if client.privileged => None,
-            Op::Check { .. } => Some(Vec::new()),
-            _ => {
+            (Op::Register { .. } | Op::Poke | Op::Unknown(_), _) => Permission::Granted,
+            (_, Privilege::Full) => Permission::Granted,
+            (Op::Check { .. }, Privilege::SignOnOnly) => Permission::Ignored,
+            (_, Privilege::SignOnOnly) => {
                 warn!(
                     "{conn} unprivileged local client may not use {}; refused",
                     req.op_name()
                 );
-                eacces()
+                Permission::Refused
             }
         }
     }
@@ -373,16 +427,14 @@ impl Dispatcher {
             return;
         };
         if client.name.is_none() {
-            if let Some(name) = &req.client_name {
-                client.name = Some(name.clone());
-                client.diagnostic = name == DIAGNOSTIC_CLIENT_NAME;
-            }
+            client.name.clone_from(&req.client_name);
         }
-        if client.announced {
+        if client.stage != Stage::Connected {
             return;
         }
-        client.announced = true;
-        if client.diagnostic {
+        let diagnostic = client.is_diagnostic();
+        self.clients.set_stage(conn, Stage::Introduced);
+        if diagnostic {
             info!("{conn} is a diagnostic session; other clients are not told about it");
             return;
         }
@@ -408,9 +460,9 @@ impl Dispatcher {
     ) {
         let conn = call.conn;
         let uptime_s = now.mono.saturating_duration_since(self.started).as_secs();
-        let Some(client) = self.clients.get_mut(conn) else {
+        if self.clients.get(conn).is_none() {
             return;
-        };
+        }
         let result = match version.as_deref() {
             Some(v) if version_at_least(v, names::MIN_PROTOCOL_VERSION) => Ok(()),
             other => {
@@ -422,13 +474,18 @@ impl Dispatcher {
                 Err(Refused::OldProtocol)
             }
         };
+        if result.is_ok() && is_ipc_provider {
+            self.clients.set_stage(conn, Stage::Relaying);
+        }
+        let Some(client) = self.clients.get(conn) else {
+            return;
+        };
         if result.is_ok() {
-            client.is_provider |= is_ipc_provider;
             info!(
                 "{conn} signed on as '{}' (protocol {}{})",
                 client.name.as_deref().unwrap_or(""),
                 version.as_deref().unwrap_or("?"),
-                if client.is_provider {
+                if client.is_provider() {
                     ", IPC provider"
                 } else {
                     ""
@@ -463,12 +520,17 @@ impl Dispatcher {
         out.push(answer(call, reply::generic(e.rc(), call.call_id)));
     }
 
+    /// `lrmd_check` (protocol.md 9.8): never answered; a cluster relying on a watchdog this
+    /// node lacks makes the daemon exit 100.
     fn check_watchdog(&mut self, requested: Option<&str>, out: &mut Vec<Action>) {
-        match watchdog::verdict(requested, self.settings.sbd_timeout_ms, (self.sbd_probe)()) {
+        let host = &self.host;
+        match watchdog::verdict(requested, self.settings.sbd_timeout_ms, || {
+            host.sbd_running()
+        }) {
             // The cluster checks on every proxied tool session: log only what matters.
             Verdict::Fine(why) => debug!("watchdog check: {why}"),
             Verdict::Fatal(why) => {
-                self.lifecycle = Lifecycle::Stopped;
+                self.set_lifecycle(Lifecycle::Stopped);
                 out.push(Action::Exit {
                     code: crate::exitcode::FATAL,
                     why,
@@ -488,7 +550,7 @@ impl Dispatcher {
             }
             ProxyOp::ShutdownNack => {
                 info!("cluster refused the shutdown request (node in maintenance?); exiting now");
-                self.lifecycle = Lifecycle::Stopped;
+                self.set_lifecycle(Lifecycle::Stopped);
                 out.push(Action::Exit {
                     code: crate::exitcode::OK,
                     why: String::from("the cluster refused to drain this node"),
@@ -509,7 +571,7 @@ impl Dispatcher {
     }
 
     fn notify_others_unless_diagnostic(&self, from: ConnId, body: Element, out: &mut Vec<Action>) {
-        if self.clients.get(from).is_some_and(|c| c.diagnostic) {
+        if self.clients.get(from).is_some_and(|c| c.is_diagnostic()) {
             return;
         }
         let payload = encoded(&addressed_notify(body));
@@ -521,6 +583,16 @@ impl Dispatcher {
             });
         }
     }
+}
+
+/// Whether a local client may make the request in hand.
+enum Permission {
+    /// Go ahead.
+    Granted,
+    /// Refuse with EACCES.
+    Refused,
+    /// Drop it without an answer (an unprivileged `lrmd_check`).
+    Ignored,
 }
 
 /// The request being handled: who sent it, the id its reply must carry, the call id it took,

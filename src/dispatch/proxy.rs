@@ -351,8 +351,12 @@ mod tests {
             },
             Box::new(crate::agents::table::Table::default()),
         );
-        let mut d = Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
-            .with_sbd_probe(Box::new(|| false));
+        let mut d = Dispatcher::new(
+            DispatchSettings::default(),
+            executor,
+            Box::new(crate::dispatch::FixedHost::default()),
+            Instant::now(),
+        );
         let now = Now {
             mono: Instant::now(),
             epoch: 1_700_000_000,

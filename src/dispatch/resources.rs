@@ -223,7 +223,7 @@ impl Dispatcher {
         }
         self.alert_sequence += 1;
         let user = crate::agents::alert::ALERT_USER;
-        let Some(ids) = crate::sys::process::user_ids(user) else {
+        let Some(ids) = self.host.user_ids(user) else {
             // The original answers EINVAL too.
             log::error!("cannot run alerts: no user '{user}' on this node");
             return Err(Refused::NoAlertUser);

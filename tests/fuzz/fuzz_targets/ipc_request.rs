@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use pcmk_remoted::agents::Paths;
 use pcmk_remoted::dispatch::proxy::Relay;
-use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher};
+use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher, FixedHost};
 use pcmk_remoted::handles::IpcClientId;
 use pcmk_remoted::connection::ConnId;
 use pcmk_remoted::executor::{ExecLimits, Executor, Now};
@@ -28,9 +28,9 @@ fn dispatcher() -> Dispatcher {
     let mut d = Dispatcher::new(
         DispatchSettings::default(),
         Executor::new(limits, Box::new(Paths::default())),
+        Box::new(FixedHost::default()),
         Instant::now(),
-    )
-    .with_sbd_probe(Box::new(|| false));
+    );
     let now = Now {
         mono: Instant::now(),
         epoch: 1_700_000_000,
