@@ -129,9 +129,10 @@ pub async fn serve(
     let end = session(&hub, conn, &mut stream, &watched, &outbox).await;
     hub.detach(conn);
     outbox.close();
-    match &end {
-        Ok(why) => info!("{conn} from {peer}: {why}"),
-        Err(e) => warn!("{conn} from {peer}: {e}; closing"),
+    if end.is_orderly() {
+        info!("{conn} from {peer}: {end}");
+    } else {
+        warn!("{conn} from {peer}: {end}; closing");
     }
     let actions = hub.dispatcher.borrow_mut().disconnected(conn, now());
     hub.perform(actions);
@@ -156,7 +157,7 @@ async fn session(
     stream: &mut TlsStream<&Watched<'_>>,
     watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
-) -> Result<&'static str, String> {
+) -> SessionEnd {
     let mut deframer = Deframer::new(hub.limits.max_message_bytes);
     let mut buf = vec![0u8; 16 * 1024];
     let xml_limits = hub.xml_limits();
@@ -189,27 +190,30 @@ async fn session(
         .await;
         match event {
             Event::SignonLate => {
-                return Err(format!(
-                    "no sign-on within {} ms of the handshake (signon_timeout_ms)",
-                    hub.limits.signon_timeout.as_millis()
-                ))
+                return SessionEnd::SignonLate {
+                    limit: hub.limits.signon_timeout,
+                }
             }
             Event::Outgoing(Some(payload)) => {
-                write_frame(hub, stream, watched, outbox, &payload).await?
+                if let Err(end) = write_frame(hub, stream, watched, outbox, &payload).await {
+                    return end;
+                }
             }
-            Event::Outgoing(None) => return Ok("closed by the daemon"),
-            Event::Incoming(Ok(0)) if deframer.is_idle() => return Ok("closed by the peer"),
+            Event::Outgoing(None) => return SessionEnd::ClosedByDaemon,
+            Event::Incoming(Ok(0)) if deframer.is_idle() => return SessionEnd::ClosedByPeer,
             Event::Incoming(Ok(0)) => {
-                return Err(format!(
-                    "peer vanished mid-message ({} bytes of a frame received)",
-                    deframer.buffered()
-                ))
+                return SessionEnd::VanishedMidFrame {
+                    buffered: deframer.buffered(),
+                }
             }
             Event::Incoming(Ok(n)) => {
                 crate::sys::socket::set_quickack(watched.get_ref());
                 let mut input = &buf[..n];
                 while !input.is_empty() {
-                    let (used, frame) = deframer.feed(input).map_err(|e| e.to_string())?;
+                    let (used, frame) = match deframer.feed(input) {
+                        Ok(fed) => fed,
+                        Err(e) => return SessionEnd::BadFrame(e),
+                    };
                     input = &input[used..];
                     if let Some(frame) = frame {
                         trace!(
@@ -217,8 +221,10 @@ async fn session(
                             frame.header.id,
                             frame.payload.len()
                         );
-                        let root = xml::parse(&frame.payload, &xml_limits)
-                            .map_err(|e| format!("invalid XML in message: {e}"))?;
+                        let root = match xml::parse(&frame.payload, &xml_limits) {
+                            Ok(root) => root,
+                            Err(e) => return SessionEnd::BadXml(e),
+                        };
                         let request = Request::from_xml(&root);
                         if matches!(request.op, Op::Register { .. }) {
                             signon_due = None;
@@ -228,7 +234,7 @@ async fn session(
                     }
                 }
             }
-            Event::Incoming(Err(e)) => return Err(format!("read failed: {e}")),
+            Event::Incoming(Err(e)) => return SessionEnd::ReadFailed(e),
         }
     }
 }
@@ -242,7 +248,7 @@ async fn write_frame(
     watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
     xml_text: &[u8],
-) -> Result<(), String> {
+) -> Result<(), SessionEnd> {
     enum End {
         Written(io::Result<()>),
         Stalled,
@@ -269,14 +275,81 @@ async fn write_frame(
     };
     match future::or(write, future::or(aborted, stalled)).await {
         End::Written(Ok(())) => Ok(()),
-        End::Written(Err(e)) => Err(format!("write failed: {e}")),
-        End::Stalled => Err(format!(
-            "peer took none of our data for {} ms (write_timeout_ms)",
-            limit.as_millis()
-        )),
-        End::Aborted => Err(String::from(
-            "disconnected by the daemon while a write was blocked",
-        )),
+        End::Written(Err(e)) => Err(SessionEnd::WriteFailed(e)),
+        End::Stalled => Err(SessionEnd::WriteStalled { limit }),
+        End::Aborted => Err(SessionEnd::DroppedWhileWriting),
+    }
+}
+
+/// Why a connection's session (after the handshake) ended; its log line says which.
+#[derive(Debug)]
+enum SessionEnd {
+    /// The peer closed between messages.
+    ClosedByPeer,
+    /// We closed it (exit, or the dispatcher dropped it) with nothing left to write.
+    ClosedByDaemon,
+    /// The peer sent no `register` within `signon_timeout_ms` of its handshake.
+    SignonLate {
+        /// The bound.
+        limit: Duration,
+    },
+    /// The peer closed in the middle of a frame.
+    VanishedMidFrame {
+        /// Bytes of the frame received.
+        buffered: usize,
+    },
+    /// The peer sent a frame we refuse (bad header, over the size bound).
+    BadFrame(wire::Error),
+    /// A frame's payload is not XML we accept (malformed, over a bound).
+    BadXml(xml::Error),
+    /// Reading from the peer failed.
+    ReadFailed(io::Error),
+    /// Writing to the peer failed.
+    WriteFailed(io::Error),
+    /// The peer took none of our data for `write_timeout_ms`.
+    WriteStalled {
+        /// The bound.
+        limit: Duration,
+    },
+    /// The daemon dropped the peer (its outbox overflowed, or exit) while a write was
+    /// blocked on it.
+    DroppedWhileWriting,
+}
+
+impl SessionEnd {
+    /// An end nobody is to blame for: logged as information rather than a warning.
+    fn is_orderly(&self) -> bool {
+        matches!(self, SessionEnd::ClosedByPeer | SessionEnd::ClosedByDaemon)
+    }
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionEnd::ClosedByPeer => f.write_str("closed by the peer"),
+            SessionEnd::ClosedByDaemon => f.write_str("closed by the daemon"),
+            SessionEnd::SignonLate { limit } => write!(
+                f,
+                "no sign-on within {} ms of the handshake (signon_timeout_ms)",
+                limit.as_millis()
+            ),
+            SessionEnd::VanishedMidFrame { buffered } => write!(
+                f,
+                "peer vanished mid-message ({buffered} bytes of a frame received)"
+            ),
+            SessionEnd::BadFrame(e) => e.fmt(f),
+            SessionEnd::BadXml(e) => write!(f, "invalid XML in message: {e}"),
+            SessionEnd::ReadFailed(e) => write!(f, "read failed: {e}"),
+            SessionEnd::WriteFailed(e) => write!(f, "write failed: {e}"),
+            SessionEnd::WriteStalled { limit } => write!(
+                f,
+                "peer took none of our data for {} ms (write_timeout_ms)",
+                limit.as_millis()
+            ),
+            SessionEnd::DroppedWhileWriting => {
+                f.write_str("disconnected by the daemon while a write was blocked")
+            }
+        }
     }
 }
 
