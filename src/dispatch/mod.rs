@@ -647,4 +647,9 @@ pub fn version_at_least(have: &str, need: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests;

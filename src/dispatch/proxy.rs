@@ -326,6 +326,11 @@ impl Refusal {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests {
     use std::time::Instant;
 

@@ -484,4 +484,9 @@ fn describe(def: &Definition) -> String {
 mod schedule;
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests;
