@@ -179,7 +179,6 @@ pub struct Dispatcher {
     #[cfg_attr(not(feature = "alerts"), allow(dead_code))]
     alert_sequence: u64,
     alerts_running: usize,
-    #[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
     sessions: Sessions,
 }
 

@@ -1,8 +1,11 @@
 //! Our logger: one line per event to stderr, to log files and to syslog.
 //!
 //! Started with stderr only before the configuration is read, so configuration errors are
-//! reported, then widened by [`Logger::configure`]. Levels follow STYLE.md section 13; our
-//! `info` is syslog's `notice` (lifecycle events), as in Pacemaker's own logs. A sink that
+//! reported, then widened by [`Logger::configure`]. Levels: `error` when something was lost
+//! or an operator must act, `warn` when a peer misbehaved, a request was refused or a bound
+//! was reached, `info` for lifecycle events (listen, connect, sign-on, drain, exit), `debug`
+//! per operation, `trace` per frame; our `info` is syslog's `notice`, as in Pacemaker's own
+//! logs. A sink that
 //! fails (log file not writable, no `/dev/log`) is reported once and then skipped: logging
 //! never stops the daemon. Every line passes [`escape::sanitize`], so it stays one line;
 //! lines about what outsiders do go through [`limited!`](crate::limited) and their class's

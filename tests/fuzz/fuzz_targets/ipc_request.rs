@@ -10,9 +10,8 @@ use std::time::Instant;
 use pcmk_remoted::agents::Paths;
 use pcmk_remoted::dispatch::proxy::Relay;
 use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher, FixedHost};
-use pcmk_remoted::handles::IpcClientId;
-use pcmk_remoted::connection::ConnId;
-use pcmk_remoted::executor::{ExecLimits, Executor, Now};
+use pcmk_remoted::executor::{ExecLimits, Executor};
+use pcmk_remoted::handles::{ConnId, IpcClientId, Now};
 use pcmk_remoted::ipc::pcmk::{Decoder, Framing};
 use pcmk_remoted::proto::{xml, Request};
 
