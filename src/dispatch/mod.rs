@@ -5,105 +5,44 @@
 //! events, and the daemon's own events (SIGTERM, children). Out: [`Action`]s for the shell to
 //! carry out. No I/O happens here: time and randomness are passed in, what the machine looks
 //! like is asked of a [`Host`], and every message comes from `proto`, so every rule is
-//! testable without a socket. Rooms: `clients` (who is connected and how far), `sessions`
-//! (proxied local tools), `resources` (the executor's operations), `proxy` (feature
-//! `ipc-proxy`), `watchdog` (`lrmd_check`), `error` (refusals and their rc).
+//! testable without a socket. Rooms: `action` (what the shell is asked to do), `signon`
+//! (clients arriving, sign-on, who may do what), `clients` (who is connected and how far),
+//! `resources` (the executor's operations), `proxy` and `sessions` (local tools, feature
+//! `ipc-proxy`), `watchdog` (`lrmd_check`), `error` (refusals and their rc), `host` (what is
+//! asked of the machine).
 
+mod action;
 pub mod clients;
 pub mod error;
+mod host;
 #[cfg(feature = "ipc-proxy")]
 pub mod proxy;
 mod resources;
 pub mod sessions;
+mod signon;
 pub mod watchdog;
 
 use std::fmt;
-use std::rc::Rc;
 use std::time::Instant;
 
-use log::{debug, info, warn};
+use log::{debug, info};
 
-use crate::executor::{Executor, Now, OpId};
-use crate::handles::IpcClientId;
-use crate::process::Invocation;
-use crate::proto::names::{self, op, rc};
+use crate::executor::{Executor, Now};
+use crate::proto::names::rc;
 use crate::proto::proxy::{self as proxy_msg, ProxyOp};
-use crate::proto::reply::{self, addressed_notify, addressed_reply, SignonReply};
+use crate::proto::reply::{self, addressed_notify};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::Element;
 use crate::proto::{Op, Request};
-use clients::{uuid_v4, Clients, ConnId, Origin, Privilege, Stage};
-use error::{rc_of, Refused};
+pub use action::Action;
+use action::{answer, encoded, event, Call};
+use clients::{uuid_v4, Clients, ConnId, Origin};
+use error::Refused;
+pub use host::{FixedHost, Host};
 use sessions::Sessions;
+pub use signon::version_at_least;
+use signon::Permission;
 use watchdog::Verdict;
-
-/// Something the shell must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Queue this XML payload (without its NUL) for one connection.
-    Send {
-        /// The connection.
-        to: ConnId,
-        /// Serialized once and shared by every recipient of a notification.
-        payload: Rc<Vec<u8>>,
-        /// It answers the request being handled (local IPC clients get it as the response
-        /// to that request; everything else is an event).
-        reply: bool,
-    },
-    /// Stop accepting new connections (draining for shutdown).
-    StopListening,
-    /// Start an agent for the executor.
-    Spawn {
-        /// The operation it runs for.
-        op: OpId,
-        /// What to run.
-        invocation: Invocation,
-    },
-    /// Send SIGKILL to an agent (and its process group, unless `group` is false).
-    Kill {
-        /// Its pid.
-        pid: u32,
-        /// The whole group.
-        group: bool,
-    },
-    /// Start an alert agent; its end is only logged.
-    SpawnAlert {
-        /// The alert's id, for the log.
-        id: String,
-        /// What to run.
-        invocation: Invocation,
-        /// Timeout in ms; 0 for none.
-        timeout_ms: u32,
-    },
-    /// Deliver the response to local IPC request `id`.
-    IpcResponse {
-        /// The local client.
-        local: IpcClientId,
-        /// The IPC request it answers.
-        id: u32,
-        /// The XML text.
-        payload: Rc<Vec<u8>>,
-    },
-    /// Deliver an event to a local IPC client.
-    IpcEvent {
-        /// The local client.
-        local: IpcClientId,
-        /// The XML text.
-        payload: Rc<Vec<u8>>,
-    },
-    /// Close a local IPC client.
-    IpcDisconnect {
-        /// The local client.
-        local: IpcClientId,
-    },
-    /// End the process with this status.
-    Exit {
-        /// Exit status.
-        code: i32,
-        /// Why, for the log.
-        why: String,
-    },
-}
 
 /// Where the daemon is in its life: Serving → Draining → Stopped (starting is the shell's
 /// business, before a dispatcher exists). Changed only through `set_lifecycle`, which logs.
@@ -124,35 +63,6 @@ impl fmt::Display for Lifecycle {
             Lifecycle::Draining => "draining",
             Lifecycle::Stopped => "stopped",
         })
-    }
-}
-
-/// What the rules ask of the machine they run on. The shell answers by looking
-/// (`daemon::host`), and may cache; tests answer from a table.
-pub trait Host {
-    /// Whether an sbd daemon runs here (`lrmd_check`, protocol.md 9.8); asked only when the
-    /// cluster relies on watchdog fencing.
-    fn sbd_running(&self) -> bool;
-    /// The uid and gid of `user`, if it exists (alert agents run as `hacluster`).
-    fn user_ids(&self, user: &str) -> Option<(u32, u32)>;
-}
-
-/// A [`Host`] with fixed answers, for tests and fuzzers: nothing is looked at.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FixedHost {
-    /// The answer to [`Host::sbd_running`].
-    pub sbd_running: bool,
-    /// The answer to [`Host::user_ids`], whoever is asked for.
-    pub user: Option<(u32, u32)>,
-}
-
-impl Host for FixedHost {
-    fn sbd_running(&self) -> bool {
-        self.sbd_running
-    }
-
-    fn user_ids(&self, _user: &str) -> Option<(u32, u32)> {
-        self.user
     }
 }
 
@@ -360,56 +270,6 @@ impl Dispatcher {
         out
     }
 
-    /// A local client of the executor's IPC service connected.
-    pub fn local_connected(
-        &mut self,
-        conn: ConnId,
-        peer: String,
-        privilege: Privilege,
-        random: [u8; 16],
-    ) {
-        let id = uuid_v4(random);
-        info!(
-            "{conn} {peer}: local executor client, id {id}{}",
-            match privilege {
-                Privilege::Full => "",
-                Privilege::SignOnOnly => ", unprivileged",
-            }
-        );
-        self.clients.add_local(conn, id, peer, privilege);
-    }
-
-    /// Local clients that are neither root nor hacluster may only sign on and poke; anything
-    /// else is refused with EACCES, and `lrmd_check` silently (protocol.md 9.1). A local
-    /// client may not become an IPC provider. Cluster connections may do anything.
-    fn local_permission(&self, conn: ConnId, req: &Request) -> Permission {
-        let Some(Origin::Local(privilege)) = self.clients.get(conn).map(|c| c.origin) else {
-            return Permission::Granted;
-        };
-        match (&req.op, privilege) {
-            (
-                Op::Register {
-                    is_ipc_provider: true,
-                    ..
-                },
-                _,
-            ) => {
-                warn!("{conn} local client asked to relay IPC; refused");
-                Permission::Refused
-            }
-            (Op::Register { .. } | Op::Poke | Op::Unknown(_), _) => Permission::Granted,
-            (_, Privilege::Full) => Permission::Granted,
-            (Op::Check { .. }, Privilege::SignOnOnly) => Permission::Ignored,
-            (_, Privilege::SignOnOnly) => {
-                warn!(
-                    "{conn} unprivileged local client may not use {}; refused",
-                    req.op_name()
-                );
-                Permission::Refused
-            }
-        }
-    }
-
     /// Call ids come from one counter for every request processed, from 1, wrapping to 1.
     fn next_call_id(&mut self) -> u32 {
         self.next_call_id = match self.next_call_id.checked_add(1) {
@@ -417,106 +277,6 @@ impl Dispatcher {
             _ => 1,
         };
         self.next_call_id
-    }
-
-    /// Records the client's name from its first request that has one, and on its first
-    /// request tells the other clients about it, unless it is a `check` session.
-    fn note_sender(&mut self, conn: ConnId, req: &Request, out: &mut Vec<Action>) {
-        let Some(client) = self.clients.get_mut(conn) else {
-            return;
-        };
-        if client.name.is_none() {
-            client.name.clone_from(&req.client_name);
-        }
-        if client.stage != Stage::Connected {
-            return;
-        }
-        let diagnostic = client.is_diagnostic();
-        self.clients.set_stage(conn, Stage::Introduced);
-        if diagnostic {
-            info!("{conn} is a diagnostic session; other clients are not told about it");
-            return;
-        }
-        let payload = encoded(&addressed_notify(reply::new_client_notify()));
-        for other in self.clients.listeners().filter(|&c| c != conn) {
-            out.push(Action::Send {
-                to: other,
-                payload: payload.clone(),
-                reply: false,
-            });
-        }
-    }
-
-    /// `register`, the sign-on (protocol.md 8, 9.2): the protocol version is checked, and the
-    /// reply carries the client's id and our uptime.
-    fn register(
-        &mut self,
-        call: Call,
-        version: Option<String>,
-        is_ipc_provider: bool,
-        now: Now,
-        out: &mut Vec<Action>,
-    ) {
-        let conn = call.conn;
-        let uptime_s = now.mono.saturating_duration_since(self.started).as_secs();
-        if self.clients.get(conn).is_none() {
-            return;
-        }
-        let result = match version.as_deref() {
-            Some(v) if version_at_least(v, names::MIN_PROTOCOL_VERSION) => Ok(()),
-            other => {
-                warn!(
-                    "{conn} signs on with protocol version {} but we need at least {}; refusing",
-                    other.unwrap_or("(none)"),
-                    names::MIN_PROTOCOL_VERSION
-                );
-                Err(Refused::OldProtocol)
-            }
-        };
-        if result.is_ok() && is_ipc_provider {
-            self.clients.set_stage(conn, Stage::Relaying);
-        }
-        let Some(client) = self.clients.get(conn) else {
-            return;
-        };
-        if result.is_ok() {
-            info!(
-                "{conn} signed on as '{}' (protocol {}{})",
-                client.name.as_deref().unwrap_or(""),
-                version.as_deref().unwrap_or("?"),
-                if client.is_provider() {
-                    ", IPC provider"
-                } else {
-                    ""
-                }
-            );
-        }
-        let body = SignonReply {
-            rc: rc_of(result),
-            call_id: call.call_id,
-            client_id: &client.client_id,
-            uptime_s,
-            node_start_state: self.settings.node_start_state.as_deref(),
-        }
-        .to_xml();
-        out.push(answer(call, body));
-    }
-
-    /// `lrmd_rsc_poke`, the keepalive: answered, and notified to every named client.
-    fn poke(&mut self, call: Call, out: &mut Vec<Action>) {
-        out.push(answer(call, reply::generic(rc::OK, call.call_id)));
-        let note = reply::generic_notify(rc::OK, call.call_id, op::POKE, None);
-        self.notify_others_unless_diagnostic(call.conn, note, out);
-    }
-
-    /// An operation we do not know: EOPNOTSUPP (protocol.md 9.10).
-    fn unknown(&mut self, call: Call, name: &str, out: &mut Vec<Action>) {
-        let e = Refused::UnknownOperation;
-        warn!(
-            "{} sent unknown operation '{name}'; answering EOPNOTSUPP",
-            call.conn
-        );
-        out.push(answer(call, reply::generic(e.rc(), call.call_id)));
     }
 
     /// `lrmd_check` (protocol.md 9.8): never answered; a cluster relying on a watchdog this
@@ -581,67 +341,6 @@ impl Dispatcher {
                 reply: false,
             });
         }
-    }
-}
-
-/// Whether a local client may make the request in hand.
-enum Permission {
-    /// Go ahead.
-    Granted,
-    /// Refuse with EACCES.
-    Refused,
-    /// Drop it without an answer (an unprivileged `lrmd_check`).
-    Ignored,
-}
-
-/// The request being handled: who sent it, the id its reply must carry, the call id it took,
-/// and its call option bits.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Call {
-    conn: ConnId,
-    msg_id: u64,
-    call_id: u32,
-    options: u32,
-}
-
-/// The reply to `call`, whose body `proto` built.
-pub(super) fn answer(call: Call, body: Element) -> Action {
-    Action::Send {
-        to: call.conn,
-        payload: encoded(&addressed_reply(body, call.msg_id)),
-        reply: true,
-    }
-}
-
-/// A whole message for `to` that answers no request (a notification, a proxy message).
-pub(super) fn event(to: ConnId, message: &Element) -> Action {
-    Action::Send {
-        to,
-        payload: encoded(message),
-        reply: false,
-    }
-}
-
-/// A message's text, serialized once and shared by its recipients.
-pub(super) fn encoded(message: &Element) -> Rc<Vec<u8>> {
-    Rc::new(crate::proto::encode(message))
-}
-
-/// Compares dotted versions numerically, as the original does ("1.10" is above "1.9").
-pub fn version_at_least(have: &str, need: &str) -> bool {
-    let parse = |v: &str| -> Option<Vec<u64>> {
-        v.trim().split('.').map(|p| p.parse::<u64>().ok()).collect()
-    };
-    match (parse(have), parse(need)) {
-        (Some(h), Some(n)) => {
-            let len = h.len().max(n.len());
-            let at = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);
-            (0..len)
-                .map(|i| at(&h, i).cmp(&at(&n, i)))
-                .find(|o| o.is_ne())
-                .is_none_or(|o| o.is_gt())
-        }
-        _ => false,
     }
 }
 

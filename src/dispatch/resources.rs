@@ -327,7 +327,7 @@ impl Dispatcher {
 }
 
 /// The exec-complete notification of `e` (protocol.md 9.4), as `proto` writes it.
-pub fn exec_complete(e: &ExecEvent) -> ExecComplete<'_> {
+fn exec_complete(e: &ExecEvent) -> ExecComplete<'_> {
     ExecComplete {
         call_id: e.call_id,
         rsc_id: &e.rsc_id,

@@ -1,5 +1,6 @@
 //! The dispatcher's rules, driven without sockets: requests in, actions out.
 
+use super::clients::Privilege;
 use super::*;
 use crate::proto::names::DIAGNOSTIC_CLIENT_NAME;
 use crate::proto::xml;
