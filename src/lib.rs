@@ -1,19 +1,26 @@
 //! pcmk-remoted: a Pacemaker Remote daemon, wire-compatible with Pacemaker's
 //! `pacemaker-remoted`.
 //!
-//! Data moves through the modules in the order they are declared below:
+//! A pure core inside a thin shell. Data moves one way through the modules:
 //!
 //! ```text
-//! cluster ─TCP─▶ transport ─▶ wire ─▶ proto ─▶ connection ─▶ executor ─▶ agents ─▶ process
-//!  node   (accept, TLS-PSK)  (frames) (XML ⇄    (signon,     (resources,  (argv,   (spawn,
-//!                                      typed)   dispatch)    queues)      env)     reap)
-//! cluster ◀─TLS◀─ wire ◀─ proto ◀─ connection ◀─ notify ◀──────── results ◀──────────┘
+//! cluster ─TCP─▶ transport ─▶ wire ─▶ proto ─▶ dispatch ─▶ executor ─▶ agents ─▶ process
+//!  node   (accept, TLS-PSK)  (frames) (XML ⇄   (rules,     (resources,  (command, (spawn,
+//!                                      typed)   clients)    queues)      exit map) reap)
+//! cluster ◀─TLS◀─ wire ◀─ proto ◀─ dispatch ◀─ results (executor::ExecEvent) ◀────┘
 //! ```
 //!
-//! `config`, `limits` and `logging` are read once at start; `daemon` owns the event loop (one
-//! thread, one `LocalExecutor`) and carries out the actions the pure core returns; `check`
-//! and `demo` are the client side of the same pipeline. Only `sys` may use `unsafe`.
+//! The core (`handles`, `proto`, `wire`, `dispatch`, `executor`, and the vocabulary of
+//! `agents`) takes values and returns values: it reads no clock, touches no file, starts no
+//! process and opens no socket (clippy's `disallowed_methods` and `disallowed_types`, denied
+//! below, keep it so). The shell, `daemon`, owns the one thread and its `LocalExecutor`,
+//! every descriptor, timer and child, and carries out the core's actions; `transport`, `ipc`,
+//! `process`, `sys` and `dbus` are the I/O it uses. `config`, `limits` and `logging` are set
+//! up once at start; `check` and `demo` are the client side of the same pipeline. Which
+//! module may use which is written down, one line per edge, in `tests/layering.rs`. Only
+//! `sys` may use `unsafe`.
 
+// Set up once at start.
 pub mod about;
 pub mod cli;
 pub mod config;
@@ -21,27 +28,39 @@ pub mod exitcode;
 pub mod limits;
 pub mod logging;
 
+// Handles every stage passes around; imports nothing of ours.
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod handles;
+
+// The pipeline, in the order data travels.
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod agents;
-#[cfg(feature = "alerts")]
-pub mod alerts;
-#[cfg(feature = "bzip2")]
-pub mod bzip2;
-pub mod connection;
-#[cfg(feature = "class-systemd")]
-pub mod dbus;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
+pub mod dispatch;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod executor;
-#[cfg(feature = "ipc-proxy")]
-pub mod ipc;
 pub mod process;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod proto;
 pub mod transport;
-pub mod watchdog;
+#[deny(clippy::disallowed_methods, clippy::disallowed_types)]
 pub mod wire;
 
+// The side path for node tools, and the D-Bus client for systemd resources.
+#[cfg(feature = "bzip2")]
+pub mod bzip2;
+#[cfg(feature = "class-systemd")]
+pub mod dbus;
+#[cfg(feature = "ipc-proxy")]
+pub mod ipc;
+
+// The shell, and what it shares with its tasks.
+pub mod daemon;
+pub mod mailbox;
+
+// The client side.
 pub mod check;
 pub mod client;
-pub mod daemon;
 pub mod demo;
-pub mod mailbox;
 
 pub mod sys;

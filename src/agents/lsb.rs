@@ -28,15 +28,17 @@ pub(super) fn prepare(paths: &Paths, rsc_id: &str, agent: &str, action: &str) ->
     } else {
         action
     };
-    Prepared::Run(Invocation {
-        program,
-        args: vec![action.to_string()],
-        env: Vec::new(),
+    Prepared::Run {
+        invocation: Invocation {
+            program,
+            args: vec![action.to_string()],
+            env: Vec::new(),
+            user: None,
+        },
         mapping: if action == "status" {
             Mapping::LsbStatus
         } else {
             Mapping::Lsb
         },
-        user: None,
-    })
+    }
 }

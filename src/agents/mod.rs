@@ -1,63 +1,98 @@
-//! One action of one resource → one invocation (program, arguments, environment), and the
-//! agent's exit → an OCF result. One file per class; they build invocations and run nothing.
+//! One action of one resource → one command (program, arguments, environment) for `process`,
+//! and the agent's exit → an OCF result. One file per class; they build commands and run
+//! nothing.
 //!
 //! In: the resource's definition, the action, its interval and parameters. Out: a
 //! [`Prepared`]: something to run, or a result known without running anything (agent
 //! missing, class unknown or compiled out). After the run, [`interpret`] maps the exit the
 //! way the class defines (protocol.md 10.3-10.5, 11.6, 12).
 //!
+//! Two halves: the vocabulary and the exit mapping here, in `result`, `definition`, `stonith`
+//! and `alert` are pure; finding an agent on disk is behind the [`Lookup`] trait, whose real
+//! implementation, [`Paths`] (`installed` and the class files), looks at files and reads CIB
+//! secrets. The executor is handed a `Lookup`, so its own code and tests touch no file.
+//!
 //! Names from requests never leave the configured directories ([`names`]): a provider, type or
 //! resource id that is not one plain file name gets the reply of a missing agent and one
 //! (rate-limited) log line, and nothing runs.
 
-#[cfg(feature = "class-lsb")]
-mod lsb;
-#[cfg(feature = "class-nagios")]
-mod nagios;
-mod names;
-#[cfg(feature = "class-ocf")]
-mod ocf;
-#[cfg(feature = "class-service")]
-mod service;
+// The vocabulary and the exit mapping: pure, like the rest of the core.
+#[cfg(feature = "alerts")]
+pub mod alert;
+mod definition;
+pub mod result;
 mod stonith;
 #[cfg(feature = "class-systemd")]
 pub mod systemd;
+#[cfg(test)]
+pub(crate) mod table;
 
-use std::fs;
+// Finding agents on disk (and reading CIB secrets): the half that looks at files. The
+// executor reaches it only through the `Lookup` the shell hands it.
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod installed;
+#[cfg(feature = "class-lsb")]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod lsb;
+#[cfg(feature = "class-nagios")]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod nagios;
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod names;
+#[cfg(feature = "class-ocf")]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod ocf;
+#[cfg(feature = "class-ocf")]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod secrets;
+#[cfg(feature = "class-service")]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "agents on disk: the Lookup the shell hands the executor"
+)]
+mod service;
+#[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests of the file-system half build agent trees"
+)]
+mod tests;
+
 use std::io;
-use std::path::{Path, PathBuf};
 
-use crate::executor::resource::Definition;
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
-use crate::logging::{escaped, Source};
-use crate::process::{ChildExit, Finished};
+pub use definition::Definition;
+pub use installed::{prepare, Paths};
+pub use result::{readable_interval, timeout_reason, ExecStatus, OpResult};
 
-/// Where agents live; Debian's paths by default, other values for tests and boards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Paths {
-    /// `OCF_ROOT`.
-    pub ocf_root: PathBuf,
-    /// Directories searched for `<provider>/<type>`, first match wins.
-    pub ocf_ra_path: Vec<PathBuf>,
-    /// LSB init scripts.
-    pub lsb_dir: PathBuf,
-    /// Nagios plugins.
-    pub nagios_dir: PathBuf,
-    /// CIB secrets, `<dir>/<resource>/<parameter>`.
-    pub secrets_dir: PathBuf,
-}
-
-impl Default for Paths {
-    fn default() -> Self {
-        Paths {
-            ocf_root: PathBuf::from("/usr/lib/ocf"),
-            ocf_ra_path: vec![PathBuf::from("/usr/lib/ocf/resource.d")],
-            lsb_dir: PathBuf::from("/etc/init.d"),
-            nagios_dir: PathBuf::from("/usr/lib/nagios/plugins"),
-            secrets_dir: PathBuf::from("/var/lib/pacemaker/lrm/secrets"),
-        }
-    }
-}
+use crate::process::{ChildExit, Finished, Invocation};
+use installed::{check_confined, check_executable, check_names};
+use result::ocf as rc;
 
 /// How an agent's exit status becomes an OCF rc.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,69 +109,33 @@ pub enum Mapping {
     NagiosProbe,
 }
 
-/// What to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invocation {
-    /// The executable.
-    pub program: PathBuf,
-    /// Its arguments (without argv[0]).
-    pub args: Vec<String>,
-    /// Variables added to the daemon's environment, which the agent inherits.
-    pub env: Vec<(String, String)>,
-    /// How to read its exit.
-    pub mapping: Mapping,
-    /// Run as this uid and gid instead of the daemon's (alerts).
-    pub user: Option<(u32, u32)>,
-}
-
 /// The outcome of preparing an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
-    /// Run this.
-    Run(Invocation),
+    /// Run this, and read its exit this way.
+    Run {
+        /// The command for `process`.
+        invocation: Invocation,
+        /// How its exit becomes a result.
+        mapping: Mapping,
+    },
     /// Nothing to run: this is the result.
     Finished(OpResult),
 }
 
-/// Classes the protocol knows; a known class that is compiled out gets "not supported in
-/// this build" rather than "unknown class".
-const KNOWN_CLASSES: &[&str] = &[
-    "ocf", "lsb", "service", "nagios", "systemd", "stonith", "upstart",
-];
-
-/// Prepares `action` of resource `rsc_id`.
-pub fn prepare(
-    paths: &Paths,
-    def: &Definition,
-    rsc_id: &str,
-    action: &str,
-    interval_ms: u32,
-    params: &[(String, String)],
-) -> Prepared {
-    match def.class.as_str() {
-        #[cfg(feature = "class-ocf")]
-        "ocf" => ocf::prepare(paths, def, rsc_id, action, params),
-        #[cfg(feature = "class-lsb")]
-        "lsb" => lsb::prepare(paths, rsc_id, &def.agent, action),
-        #[cfg(feature = "class-service")]
-        "service" => service::prepare(paths, rsc_id, &def.agent, action),
-        #[cfg(feature = "class-nagios")]
-        "nagios" => nagios::prepare(paths, rsc_id, &def.agent, action, interval_ms, params),
-        "stonith" => stonith::prepare(action, interval_ms),
-        known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
-        // Classes are compared, never used in a path; an unknown one is answered as the
-        // original answers it, as a missing agent.
-        unknown => {
-            crate::limited!(
-                Source::Agent,
-                log::Level::Warn,
-                "rsc={} agent not run: class '{}' is unknown; answered as not installed",
-                escaped(rsc_id),
-                escaped(unknown)
-            );
-            Prepared::Finished(missing(&def.agent))
-        }
-    }
+/// Finds what to run for one action of one resource: the agent on disk and its command, or a
+/// result known at once (missing agent, unknown class). The executor asks when a run starts
+/// and never looks at files itself; the daemon gives it [`Paths`], tests a table in memory.
+pub trait Lookup {
+    /// Prepares `action` (at `interval_ms`, with `params`) of resource `rsc_id`, defined as `def`.
+    fn prepare(
+        &self,
+        def: &Definition,
+        rsc_id: &str,
+        action: &str,
+        interval_ms: u32,
+        params: &[(String, String)],
+    ) -> Prepared;
 }
 
 /// The result for a class this build leaves out: "not installed" on this node, so the
@@ -317,23 +316,6 @@ fn truncate_bytes(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Checks that `path` can be run, as the original checks with `stat()` before forking
-/// (protocol.md 12.2). `name` is how the reason names it.
-fn check_executable(path: &Path, name: &str) -> Result<(), OpResult> {
-    match fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err(missing(name)),
-        Ok(_) => Ok(()),
-        Err(e) => match e.raw_os_error() {
-            Some(libc::EACCES) | Some(libc::EPERM) => Err(OpResult::made_up(
-                rc::INSUFFICIENT_PRIV,
-                ExecStatus::Error,
-                format!("{}: Permission denied", path.display()),
-            )),
-            _ => Err(missing(name)),
-        },
-    }
-}
-
 /// What the original answers when a resource, class, provider, type or action is empty.
 fn information_missing() -> OpResult {
     OpResult::made_up(
@@ -341,48 +323,6 @@ fn information_missing() -> OpResult {
         ExecStatus::ErrorFatal,
         "Required agent or action information missing",
     )
-}
-
-/// Checks each `(what, name)` of a request that becomes a file name; logs the first refused
-/// one. `Err` carries nothing: the caller answers as for a missing agent, which is what a
-/// name that cannot exist in the directory amounts to.
-fn check_names(rsc_id: &str, class: &str, names: &[(&str, &str)]) -> Result<(), ()> {
-    for (what, name) in names {
-        if let Err(why) = names::check(name) {
-            crate::limited!(
-                Source::Agent,
-                log::Level::Warn,
-                "rsc={} {class} agent not run: {what} '{}' {why} (must be one file name in the \
-                 agent directory); answered as not installed",
-                escaped(rsc_id),
-                escaped(name)
-            );
-            return Err(());
-        }
-    }
-    Ok(())
-}
-
-/// Checks that `program`, found in the configured directory `dir`, lies there or somewhere
-/// only root can change; logs a refusal. The caller then answers as for a missing agent.
-fn check_confined(rsc_id: &str, dir: &Path, program: &Path) -> Result<(), ()> {
-    names::confine(dir, program).map_err(|why| match why {
-        names::Refusal::Unresolved(e) => {
-            log::debug!(
-                "rsc={} {}: {e}",
-                escaped(rsc_id),
-                escaped(&program.display().to_string())
-            );
-        }
-        refusal => crate::limited!(
-            Source::Agent,
-            log::Level::Warn,
-            "rsc={} agent {} not run: {}; answered as not installed",
-            escaped(rsc_id),
-            escaped(&program.display().to_string()),
-            escaped(&refusal.to_string())
-        ),
-    })
 }
 
 fn missing(name: &str) -> OpResult {
@@ -398,9 +338,3 @@ fn missing(name: &str) -> OpResult {
 fn env_safe(name: &str, value: &str) -> bool {
     !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0')
 }
-
-#[cfg(feature = "class-ocf")]
-mod secrets;
-
-#[cfg(test)]
-mod tests;

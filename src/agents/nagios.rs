@@ -3,11 +3,11 @@
 //! (a plugin has nothing to probe), `stop` runs nothing and succeeds, other actions pass
 //! parameters as `--name value` (protocol.md 10.5). The type is one file name (`names`).
 
+use super::result::{ocf as rc, ExecStatus, OpResult};
 use super::{
     check_confined, check_executable, check_names, information_missing, missing, Invocation,
     Mapping, Paths, Prepared,
 };
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 
 pub(super) fn prepare(
     paths: &Paths,
@@ -48,15 +48,17 @@ pub(super) fn prepare(
             .flat_map(|(n, v)| [format!("--{n}"), v.clone()])
             .collect()
     };
-    Prepared::Run(Invocation {
-        program,
-        args,
-        env: Vec::new(),
+    Prepared::Run {
+        invocation: Invocation {
+            program,
+            args,
+            env: Vec::new(),
+            user: None,
+        },
         mapping: if probe {
             Mapping::NagiosProbe
         } else {
             Mapping::Nagios
         },
-        user: None,
-    })
+    }
 }

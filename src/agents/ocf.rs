@@ -3,10 +3,9 @@
 //! file name (`names`).
 
 use super::{
-    check_confined, check_executable, check_names, information_missing, missing, Invocation,
-    Mapping, Paths, Prepared, EXIT_REASON_PREFIX,
+    check_confined, check_executable, check_names, information_missing, missing, Definition,
+    Invocation, Mapping, Paths, Prepared, EXIT_REASON_PREFIX,
 };
-use crate::executor::resource::Definition;
 
 /// The OCF version the environment announces.
 const RA_VERSION: (&str, &str) = ("1", "1");
@@ -84,11 +83,13 @@ pub(super) fn prepare(
         };
         env.push((var, value.clone()));
     }
-    Prepared::Run(Invocation {
-        program,
-        args: vec![action.to_string()],
-        env,
+    Prepared::Run {
+        invocation: Invocation {
+            program,
+            args: vec![action.to_string()],
+            env,
+            user: None,
+        },
         mapping: Mapping::Ocf,
-        user: None,
-    })
+    }
 }

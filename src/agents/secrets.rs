@@ -10,8 +10,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use super::result::{ocf as rc, ExecStatus, OpResult};
 use super::{names, Paths};
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 use crate::logging::{escaped, Source};
 
 /// The placeholder value the CIB holds for a secret parameter.

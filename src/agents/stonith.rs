@@ -4,8 +4,8 @@
 //! start or stop fails for want of a fencer, anything else is an invalid action. The original
 //! first retries the fencer for 20 s with the whole daemon blocked; we answer at once.
 
+use super::result::{ocf as rc, ExecStatus, OpResult};
 use super::Prepared;
-use crate::executor::result::{ocf as rc, ExecStatus, OpResult};
 
 pub(super) fn prepare(action: &str, interval_ms: u32) -> Prepared {
     let result = match action {

@@ -39,8 +39,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::result::ocf as rc;
 use crate::dbus::{CallError, Message, Value};
-use crate::executor::result::ocf as rc;
 
 /// systemd's well-known bus name.
 pub const SYSTEMD_BUS_NAME: &str = "org.freedesktop.systemd1";

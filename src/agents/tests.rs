@@ -1,6 +1,8 @@
 //! Agent preparation and exit mapping, table-driven.
 
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::process::Captured;
@@ -195,14 +197,18 @@ fn ocf_invocations_carry_the_full_environment() {
         ("OCF_CHECK_LEVEL", "10"),
         ("bad=name", "x"),
     ]);
-    let Prepared::Run(inv) = prepare(
+    let Prepared::Run {
+        invocation: inv,
+        mapping,
+    } = prepare(
         &t.paths,
         &def("ocf", Some("test"), "Dummy"),
         "d1",
         "monitor",
         0,
         &p,
-    ) else {
+    )
+    else {
         panic!("not run")
     };
     assert_eq!(inv.program, t.root.join("ocf/resource.d/test/Dummy"));
@@ -224,7 +230,7 @@ fn ocf_invocations_carry_the_full_environment() {
     }
     assert!(!env.contains_key("OCF_RESKEY_OCF_CHECK_LEVEL"));
     assert!(!env.keys().any(|k| k.contains("bad=")));
-    assert_eq!(inv.mapping, Mapping::Ocf);
+    assert_eq!(mapping, Mapping::Ocf);
 }
 
 #[test]
@@ -293,26 +299,33 @@ fn agents_that_cannot_run_are_answered_without_running() {
 fn lsb_runs_monitor_as_status_without_parameters() {
     let t = tree("lsb");
     for class in ["lsb", "service"] {
-        let Prepared::Run(inv) = prepare(
+        let Prepared::Run {
+            invocation: inv,
+            mapping,
+        } = prepare(
             &t.paths,
             &def(class, None, "svc"),
             "r",
             "monitor",
             0,
             &params(&[("a", "b")]),
-        ) else {
-            panic!()
-        };
-        assert_eq!(
-            (inv.args.as_slice(), inv.env.len(), inv.mapping),
-            (&["status".to_string()][..], 0, Mapping::LsbStatus)
-        );
-        let Prepared::Run(inv) = prepare(&t.paths, &def(class, None, "svc"), "r", "start", 0, &[])
+        )
         else {
             panic!()
         };
         assert_eq!(
-            (inv.args.as_slice(), inv.mapping),
+            (inv.args.as_slice(), inv.env.len(), mapping),
+            (&["status".to_string()][..], 0, Mapping::LsbStatus)
+        );
+        let Prepared::Run {
+            invocation: inv,
+            mapping,
+        } = prepare(&t.paths, &def(class, None, "svc"), "r", "start", 0, &[])
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (inv.args.as_slice(), mapping),
             (&["start".to_string()][..], Mapping::Lsb)
         );
     }
@@ -329,15 +342,23 @@ fn nagios_passes_parameters_as_options() {
         ("port", "80"),
     ]);
     let d = def("nagios", None, "check_x");
-    let Prepared::Run(inv) = prepare(&t.paths, &d, "r", "monitor", 5000, &p) else {
+    let Prepared::Run {
+        invocation: inv,
+        mapping: _,
+    } = prepare(&t.paths, &d, "r", "monitor", 5000, &p)
+    else {
         panic!()
     };
     assert_eq!(inv.args, ["--hostname", "h1", "--port", "80"]);
-    let Prepared::Run(probe) = prepare(&t.paths, &d, "r", "monitor", 0, &p) else {
+    let Prepared::Run {
+        invocation: probe,
+        mapping: probe_mapping,
+    } = prepare(&t.paths, &d, "r", "monitor", 0, &p)
+    else {
         panic!()
     };
     assert_eq!(
-        (probe.args.as_slice(), probe.mapping),
+        (probe.args.as_slice(), probe_mapping),
         (&["--version".to_string()][..], Mapping::NagiosProbe)
     );
     let Prepared::Finished(stop) = prepare(&t.paths, &d, "r", "stop", 0, &p) else {
@@ -472,21 +493,27 @@ fn names_that_would_leave_the_agent_directories_are_answered_as_missing() {
 #[test]
 fn links_to_places_only_root_can_change_are_followed_as_the_original_follows_them() {
     let t = tree_with_escapes("trusted");
-    let Prepared::Run(inv) = prepare(
+    let Prepared::Run {
+        invocation: inv,
+        mapping: _,
+    } = prepare(
         &t.paths,
         &def("ocf", Some("trusted"), "marker"),
         "r",
         "start",
         0,
         &[],
-    ) else {
+    )
+    else {
         panic!("a provider linked to a root-only directory must run")
     };
     // The program keeps the name it was found under, as the original's argv[0] does.
     assert_eq!(inv.program, t.root.join("ocf/resource.d/trusted/marker"));
     if cfg!(feature = "class-lsb") {
-        let Prepared::Run(inv) =
-            prepare(&t.paths, &def("lsb", None, "trusted"), "r", "start", 0, &[])
+        let Prepared::Run {
+            invocation: inv,
+            mapping: _,
+        } = prepare(&t.paths, &def("lsb", None, "trusted"), "r", "start", 0, &[])
         else {
             panic!("an init script linked to a root-only file must run")
         };

@@ -81,20 +81,8 @@ pub enum IpcFraming {
     Pacemaker3,
 }
 
-/// Where log lines go and from which level.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogConfig {
-    /// Files to append to (`PCMK_logfile` plus every `--logfile`).
-    pub files: Vec<PathBuf>,
-    /// Syslog facility name, or `None` for no syslog.
-    pub syslog_facility: Option<String>,
-    /// Lowest level sent to syslog (`PCMK_logpriority`).
-    pub syslog_level: log::Level,
-    /// `PCMK_debug` names this daemon: debug level in every sink.
-    pub debug: bool,
-    /// `-V` count: 0 info, 1 debug, 2 or more trace on stderr and in files.
-    pub verbosity: u8,
-}
+/// Where log lines go and from which level (defined by the logger, filled in here).
+pub use crate::logging::LogConfig;
 
 /// A setting that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,15 @@
 //! Resources and their operations: queues, start delays, recurring runs, timeouts, cancels.
 //!
-//! In: typed requests from the dispatcher, and events from the shell (a child was spawned,
-//! failed to spawn, finished) with the time passed in. Out: [`Effect`]s (notify, spawn, kill)
-//! that the dispatcher and the shell carry out. Never does I/O, never reads a clock, never
-//! sees XML or TLS. The rules are those of protocol.md 9 and 11.
+//! In: typed requests from the dispatcher ([`request`]), and events from the shell (a child was
+//! spawned, failed to spawn, finished) with the time passed in. Out: [`Effect`]s (notify,
+//! spawn, kill) that the dispatcher and the shell carry out, and typed [`Error`]s. Never does
+//! I/O, never reads a clock, never sees XML, TLS or a wire number: agents are found through
+//! the [`agents::Lookup`] it is given. The rules are those of protocol.md 9 and 11.
 
+pub mod event;
 pub mod operation;
+pub mod request;
 pub mod resource;
-pub mod result;
 mod timetable;
 
 use std::collections::BTreeMap;
@@ -17,15 +19,17 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 
 use crate::agents;
-use crate::connection::clients::ConnId;
+use crate::handles::ConnId;
 use crate::process::{ChildExit, Finished};
-use crate::proto::names::{callopt, rc};
-use crate::proto::request::ExecSpec;
+pub use event::{Audience, ExecEvent};
 use operation::{Ending, Operation, Run, State};
 pub use operation::{Now, OpId};
+pub use request::{Error, ExecRequest, OnClientLoss, Recipients, Reporting, Unregistered};
 use resource::Registry;
-pub use resource::{Definition, Resource};
-use result::{ocf, timeout_reason, Audience, ExecEvent, ExecStatus, OpResult};
+pub use resource::Resource;
+
+use crate::agents::result::ocf;
+use crate::agents::{timeout_reason, Definition, ExecStatus, OpResult};
 use timetable::Timetable;
 
 /// Bounds on what the executor holds (README "Limits").
@@ -56,7 +60,7 @@ pub enum Effect {
         /// The operation it runs for.
         op: OpId,
         /// What to run.
-        invocation: agents::Invocation,
+        invocation: crate::process::Invocation,
     },
     /// Send SIGKILL; the child's end is still reported through [`Executor::child_finished`].
     Kill {
@@ -95,15 +99,15 @@ pub struct Executor {
     ops: BTreeMap<OpId, Operation>,
     next_op: u64,
     limits: ExecLimits,
-    agents: agents::Paths,
+    agents: Box<dyn agents::Lookup>,
     effects: Vec<Effect>,
     children: usize,
     timetable: Timetable,
 }
 
 impl Executor {
-    /// An executor with no resources.
-    pub fn new(limits: ExecLimits, agents: agents::Paths) -> Self {
+    /// An executor with no resources, finding agents through `agents`.
+    pub fn new(limits: ExecLimits, agents: Box<dyn agents::Lookup>) -> Self {
         Executor {
             resources: Registry::default(),
             ops: BTreeMap::new(),
@@ -125,50 +129,44 @@ impl Executor {
     /// different one replaces the old, whose operations end as if it was unregistered.
     pub fn register(
         &mut self,
-        id: Option<&str>,
-        def: Option<Definition>,
-        options: u32,
+        id: &str,
+        def: Definition,
+        on_client_loss: OnClientLoss,
         now: Now,
-    ) -> i32 {
-        let (Some(id), Some(def)) = (id.filter(|i| !i.is_empty()), def) else {
-            return rc::EINVAL;
-        };
+    ) -> Result<(), Error> {
         if let Some(existing) = self.resources.get(id) {
             // The same agent again is ignored (its stored options stay as they were).
             if existing.def.same_agent(&def) {
-                return rc::OK;
+                return Ok(());
             }
             info!("rsc={id} changes agent to {}; replacing it", describe(&def));
-            self.unregister(Some(id), now);
+            self.unregister(id, now);
         } else if self.resources.len() >= self.limits.max_resources {
-            warn!(
-                "rsc={id} not registered: {} resources registered, limit {} (max_resources)",
-                self.resources.len(),
-                self.limits.max_resources
-            );
-            return EAGAIN;
+            let error = Error::TooManyResources {
+                registered: self.resources.len(),
+                max: self.limits.max_resources,
+            };
+            warn!("rsc={id} not registered: {error}");
+            return Err(error);
         }
         debug!("rsc={id} registered as {}", describe(&def));
-        self.resources.insert(id.to_string(), def, options);
-        rc::OK
+        self.resources.insert(id.to_string(), def, on_client_loss);
+        Ok(())
     }
 
     /// `lrmd_rsc_info`.
-    pub fn info(&self, id: Option<&str>) -> Option<&Resource> {
-        self.resources.get(id?)
+    pub fn info(&self, id: &str) -> Option<&Resource> {
+        self.resources.get(id)
     }
 
     /// `lrmd_rsc_unregister` (protocol.md 9.7): queued and idle recurring operations end as
     /// cancelled; a running recurring one is killed; a running one-shot finishes and reports
-    /// with `rsc_deleted`, and the reply is then EINPROGRESS.
-    pub fn unregister(&mut self, id: Option<&str>, now: Now) -> i32 {
-        let Some(id) = id.filter(|i| !i.is_empty()) else {
-            return rc::ENODEV;
-        };
+    /// with `rsc_deleted` ([`Unregistered::Finishing`]).
+    pub fn unregister(&mut self, id: &str, now: Now) -> Unregistered {
         let Some(rsc) = self.resources.remove(id) else {
-            return rc::OK;
+            return Unregistered::NotRegistered;
         };
-        let mut answer = rc::OK;
+        let mut answer = Unregistered::Removed;
         for op in rsc.pending.iter().chain(rsc.recurring.iter()).copied() {
             if let Some(o) = self.ops.get_mut(&op) {
                 o.rsc_deleted = true;
@@ -182,7 +180,7 @@ impl Executor {
                 o.rsc_deleted = true;
                 // A one-shot op, or the first run of a recurring one, counts as "in progress".
                 if !o.is_recurring() || o.first_run.is_some() {
-                    answer = rc::EINPROGRESS;
+                    answer = Unregistered::Finishing;
                 }
                 if o.is_recurring() {
                     self.cancel_running(running, now);
@@ -192,44 +190,43 @@ impl Executor {
         answer
     }
 
-    /// `lrmd_rsc_exec`: returns the reply's rc, the call id on success (protocol.md 9.4).
-    pub fn exec(
-        &mut self,
-        client: ConnId,
-        call_id: u32,
-        spec: ExecSpec,
-        options: u32,
-        now: Now,
-    ) -> i32 {
-        let (Some(rsc_id), Some(action)) = (spec.rsc_id.clone(), spec.action.clone()) else {
-            return rc::EINVAL;
-        };
-        if self.resources.get(&rsc_id).is_none() {
-            return rc::ENODEV;
+    /// `lrmd_rsc_exec` (protocol.md 9.4): queued, merged into a recurring duplicate, or, at a
+    /// bound, ended at once with an error result; each is a success for the reply. Nothing
+    /// starts here: the reply goes out before any result (the caller polls next).
+    pub fn exec(&mut self, req: ExecRequest, now: Now) -> Result<(), Error> {
+        if self.resources.get(&req.rsc_id).is_none() {
+            return Err(Error::UnknownResource);
         }
+        let call_id = req.call_id;
+        let rsc_id = req.rsc_id.clone();
+        let action = req.action.clone();
         // A stop first cancels every recurring operation of the resource (11.3).
         if action == "stop" {
             self.cancel_all_recurring(&rsc_id, now);
         }
-        if spec.interval_ms > 0 && self.merge_duplicate(&rsc_id, &action, &spec, call_id, now) {
-            return call_id as i32;
+        if req.interval_ms > 0 && self.merge_duplicate(&req, now) {
+            return Ok(());
         }
         let id = OpId(self.next_op);
         self.next_op += 1;
         let mut op = Operation {
             id,
             call_id,
-            client,
+            client: req.client,
             rsc_id: rsc_id.clone(),
             action,
-            interval_ms: spec.interval_ms,
-            timeout_ms: spec.timeout_ms,
-            start_delay_ms: spec.start_delay_ms,
-            user_data: spec.user_data,
-            params: spec.params,
-            call_options: options,
+            interval_ms: req.interval_ms,
+            timeout_ms: req.timeout_ms,
+            start_delay_ms: req.start_delay_ms,
+            user_data: req.user_data,
+            params: req.params,
+            audience: match req.audience {
+                Recipients::Everyone => Audience::All,
+                Recipients::Originator => Audience::Only(req.client),
+            },
+            reporting: req.reporting,
             state: State::Queued {
-                ready_at: now.mono + Duration::from_millis(u64::from(spec.start_delay_ms)),
+                ready_at: now.mono + Duration::from_millis(u64::from(req.start_delay_ms)),
             },
             queued_at: now.mono,
             first_run: None,
@@ -247,11 +244,11 @@ impl Executor {
             let result = OpResult::made_up(ocf::UNKNOWN_ERROR, ExecStatus::Error, why);
             if let Some(event) = op.conclude(result, 0, false, now) {
                 self.effects.push(Effect::Notify {
-                    audience: audience(&op),
+                    audience: op.audience,
                     event,
                 });
             }
-            return call_id as i32;
+            return Ok(());
         }
         debug!(
             "rsc={rsc_id} op={}_{} call={call_id} queued",
@@ -262,24 +259,20 @@ impl Executor {
             rsc.pending.push_back(id);
         }
         self.timetable.touch(&rsc_id);
-        // Nothing starts here: the reply goes out before any result (the caller polls next).
-        call_id as i32
+        Ok(())
     }
 
     /// `lrmd_rsc_cancel` (protocol.md 9.5): a queued operation, or a recurring one whether idle
     /// or running (then killed). Idle ones are notified at once, before the reply.
     pub fn cancel(
         &mut self,
-        id: Option<&str>,
-        action: Option<&str>,
+        id: &str,
+        action: &str,
         interval_ms: u32,
         now: Now,
-    ) -> i32 {
-        let (Some(id), Some(action)) = (id, action) else {
-            return rc::EINVAL;
-        };
+    ) -> Result<(), Error> {
         let Some(rsc) = self.resources.get(id) else {
-            return rc::ENODEV;
+            return Err(Error::UnknownResource);
         };
         let matches = |op: &OpId| {
             self.ops
@@ -288,13 +281,13 @@ impl Executor {
         };
         if let Some(op) = rsc.pending.iter().copied().find(|o| matches(o)) {
             self.end_idle(op, now);
-            return rc::OK;
+            return Ok(());
         }
         if interval_ms == 0 {
-            return rc::EOPNOTSUPP;
+            return Err(Error::NoSuchOperation);
         }
         let Some(op) = rsc.recurring.iter().copied().find(|o| matches(o)) else {
-            return rc::EOPNOTSUPP;
+            return Err(Error::NoSuchOperation);
         };
         if rsc.running == Some(op) {
             let dying = matches!(
@@ -305,20 +298,20 @@ impl Executor {
                 }))
             );
             if dying {
-                return rc::EOPNOTSUPP;
+                return Err(Error::NoSuchOperation);
             }
             self.cancel_running(op, now);
         } else {
             self.end_idle(op, now);
         }
-        rc::OK
+        Ok(())
     }
 
     /// `lrmd_get_recurring`: recurring operations that have run at least once, per resource
-    /// (every resource, or one); `Err(ENODEV)` for an unknown resource.
-    pub fn recurring(&self, id: Option<&str>) -> Result<Vec<RecurringList>, i32> {
+    /// (every resource, or one).
+    pub fn recurring(&self, id: Option<&str>) -> Result<Vec<RecurringList>, Error> {
         let ids = match id {
-            Some(i) if self.resources.get(i).is_none() => return Err(rc::ENODEV),
+            Some(i) if self.resources.get(i).is_none() => return Err(Error::UnknownResource),
             Some(i) => vec![i.to_string()],
             None => self.resources.ids(),
         };
@@ -350,7 +343,7 @@ impl Executor {
         let ids: Vec<String> = self
             .resources
             .iter()
-            .filter(|r| r.register_options & callopt::DROP_RECURRING != 0)
+            .filter(|r| r.on_client_loss == OnClientLoss::DropRecurring)
             .map(|r| r.id.clone())
             .collect();
         for id in ids {
@@ -370,7 +363,7 @@ impl Executor {
             .filter(|o| {
                 self.resources
                     .get(&o.rsc_id)
-                    .is_some_and(|r| r.register_options & callopt::DROP_RECURRING != 0)
+                    .is_some_and(|r| r.on_client_loss == OnClientLoss::DropRecurring)
             })
             .map(|o| o.id)
             .collect();
@@ -481,9 +474,6 @@ impl Executor {
     }
 }
 
-/// EAGAIN: a bound was reached; the cluster may retry.
-const EAGAIN: i32 = -11;
-
 fn describe(def: &Definition) -> String {
     match &def.provider {
         Some(p) => format!("{}:{p}:{}", def.class, def.agent),
@@ -491,15 +481,12 @@ fn describe(def: &Definition) -> String {
     }
 }
 
-fn audience(op: &Operation) -> Audience {
-    if op.call_options & callopt::NOTIFY_ORIG_ONLY != 0 {
-        Audience::Only(op.client)
-    } else {
-        Audience::All
-    }
-}
-
 mod schedule;
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests;

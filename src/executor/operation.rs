@@ -1,5 +1,6 @@
 //! One requested action and its life: Queued → Running → Done, with recurring operations going
-//! back to Waiting between runs (STYLE.md 2), plus the bookkeeping its notifications report.
+//! back to Waiting between runs, plus the bookkeeping its notifications report. Every change of
+//! [`State`] goes through [`Operation::set_state`], which logs it.
 //!
 //! In: an exec request, then the executor's transitions. Out: the values of its notification.
 //! Times are passed in; nothing here reads a clock.
@@ -7,28 +8,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::result::{ExecEvent, ExecStatus, OpResult};
-use crate::connection::clients::ConnId;
-
-/// An operation, by handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OpId(pub u64);
-
-impl fmt::Display for OpId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "op#{}", self.0)
-    }
-}
-
-/// The executor's clock reading: a monotonic instant for durations, epoch seconds for the
-/// timestamps clients see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
-    /// For queue and run times, timers and deadlines.
-    pub mono: Instant,
-    /// For `lrmd_run_time` and `lrmd_rcchange_time`.
-    pub epoch: i64,
-}
+use super::event::{Audience, ExecEvent};
+use super::request::Reporting;
+use crate::agents::{ExecStatus, OpResult};
+pub use crate::handles::{ConnId, Now, OpId};
 
 /// Where an operation is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +28,16 @@ pub enum State {
         /// When the next run is due.
         due: Instant,
     },
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Queued { .. } => "queued",
+            State::Running(_) => "running",
+            State::Waiting { .. } => "waiting for its interval",
+        })
+    }
 }
 
 /// A run in progress.
@@ -98,9 +91,11 @@ pub struct Operation {
     pub user_data: Option<String>,
     /// Parameters in request order.
     pub params: Vec<(String, String)>,
-    /// Call option bits.
-    pub call_options: u32,
-    /// Where it is.
+    /// Who hears its results.
+    pub audience: Audience,
+    /// Which of its results are notified.
+    pub reporting: Reporting,
+    /// Where it is; changed only through [`set_state`](Self::set_state).
     pub state: State,
     /// When it was queued (for the queue time of its first run).
     pub queued_at: Instant,
@@ -128,6 +123,19 @@ pub struct FirstRun {
 }
 
 impl Operation {
+    /// Moves it to `next`, with a trace line naming both states.
+    pub fn set_state(&mut self, next: State) {
+        log::trace!(
+            "rsc={} op={}_{} call={}: {} -> {next}",
+            self.rsc_id,
+            self.action,
+            self.interval_ms,
+            self.call_id,
+            self.state
+        );
+        self.state = next;
+    }
+
     /// Whether it repeats.
     pub fn is_recurring(&self) -> bool {
         self.interval_ms > 0
@@ -161,9 +169,7 @@ impl Operation {
             self.last_rc = result.rc;
         }
         let pair = (result.rc, result.status);
-        let changes_only =
-            self.call_options & crate::proto::names::callopt::NOTIFY_CHANGES_ONLY != 0;
-        if changes_only
+        if self.reporting == Reporting::ChangesOnly
             && self.is_recurring()
             && result.status != ExecStatus::Cancelled
             && self.last_notified == Some(pair)

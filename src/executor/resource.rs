@@ -6,33 +6,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::operation::OpId;
-
-/// What a resource is: the agent that manages it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Definition {
-    /// `lrmd_class`: ocf, lsb, service, nagios, systemd, stonith, or anything else.
-    pub class: String,
-    /// `lrmd_provider` (OCF only).
-    pub provider: Option<String>,
-    /// `lrmd_type`: the agent's name.
-    pub agent: String,
-}
-
-impl Definition {
-    /// Whether `other` names the same agent: class, provider and type compared ignoring
-    /// case, an absent provider equal only to an absent one (as the original compares).
-    pub fn same_agent(&self, other: &Definition) -> bool {
-        let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-        eq(&self.class, &other.class)
-            && eq(&self.agent, &other.agent)
-            && match (&self.provider, &other.provider) {
-                (Some(a), Some(b)) => eq(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-    }
-}
+use super::request::OnClientLoss;
+use crate::agents::Definition;
+use crate::handles::OpId;
 
 /// One registered resource.
 #[derive(Debug, Clone)]
@@ -41,8 +17,8 @@ pub struct Resource {
     pub id: String,
     /// Its agent.
     pub def: Definition,
-    /// Call options it was registered with ("drop recurring" is the one that matters).
-    pub register_options: u32,
+    /// What becomes of its recurring operations when clients leave.
+    pub on_client_loss: OnClientLoss,
     /// Operations waiting to run, in arrival order.
     pub pending: VecDeque<OpId>,
     /// Recurring operations that have run and wait for their next interval, or run now.
@@ -69,13 +45,13 @@ impl Registry {
     }
 
     /// Adds a resource (the caller checked the bound and removed any old definition).
-    pub fn insert(&mut self, id: String, def: Definition, register_options: u32) {
+    pub fn insert(&mut self, id: String, def: Definition, on_client_loss: OnClientLoss) {
         self.by_id.insert(
             id.clone(),
             Resource {
                 id,
                 def,
-                register_options,
+                on_client_loss,
                 pending: VecDeque::new(),
                 recurring: Vec::new(),
                 running: None,

@@ -6,10 +6,10 @@ use std::time::Duration;
 use log::{debug, info};
 
 use super::operation::{Ending, FirstRun, Now, OpId, Run, State};
-use super::result::{ExecStatus, OpResult};
-use super::{audience, Effect, Executor};
+use super::request::ExecRequest;
+use super::{Effect, Executor};
 use crate::agents::{self, Prepared};
-use crate::proto::request::ExecSpec;
+use crate::agents::{ExecStatus, OpResult};
 
 impl Executor {
     /// Starts the next operation of `rsc_id` if it is idle and one is due; returns whether one
@@ -79,19 +79,14 @@ impl Executor {
             "rsc={rsc_id} op={}_{} call={} starts",
             op.action, op.interval_ms, op.call_id
         );
-        let prepared = agents::prepare(
-            &self.agents,
-            &rsc.def,
-            rsc_id,
-            &op.action,
-            op.interval_ms,
-            &op.params,
-        );
+        let prepared =
+            self.agents
+                .prepare(&rsc.def, rsc_id, &op.action, op.interval_ms, &op.params);
         let mapping = match &prepared {
-            Prepared::Run(inv) => inv.mapping,
+            Prepared::Run { mapping, .. } => *mapping,
             Prepared::Finished(_) => agents::Mapping::Ocf,
         };
-        op.state = State::Running(Run {
+        op.set_state(State::Running(Run {
             started: now.mono,
             pid: None,
             deadline,
@@ -99,9 +94,9 @@ impl Executor {
             kill_agent_only,
             mapping,
             reported: false,
-        });
+        }));
         match prepared {
-            Prepared::Run(invocation) => {
+            Prepared::Run { invocation, .. } => {
                 self.children += 1;
                 self.effects.push(Effect::Spawn { op: id, invocation });
             }
@@ -134,11 +129,10 @@ impl Executor {
         };
         let keep = op.is_recurring() && status != ExecStatus::Cancelled && !op.rsc_deleted;
         if keep {
-            op.state = State::Waiting {
-                due: now.mono + op.interval(),
-            };
+            let due = now.mono + op.interval();
+            op.set_state(State::Waiting { due });
         }
-        let to = audience(op);
+        let to = op.audience;
         let rsc_id = op.rsc_id.clone();
         self.timetable.touch(&rsc_id);
         if let Some(rsc) = self.resources.get_mut(&rsc_id) {
@@ -218,12 +212,12 @@ impl Executor {
         run.reported = true;
         let exec_ms = millis(now.mono.saturating_duration_since(run.started));
         let result = OpResult {
-            rc: super::result::ocf::OK,
+            rc: crate::agents::result::ocf::OK,
             status: ExecStatus::Cancelled,
             exit_reason: None,
             output: None,
         };
-        let to = audience(op);
+        let to = op.audience;
         if let Some(event) = op.conclude(result, exec_ms, true, now) {
             self.effects.push(Effect::Notify {
                 audience: to,
@@ -308,14 +302,8 @@ impl Executor {
     /// A recurring exec that repeats one we have (same resource, action and interval) is
     /// merged into it: it takes the new call id and user data, notifies its next result
     /// whatever it is, and runs at once if it was waiting (11.3).
-    pub(super) fn merge_duplicate(
-        &mut self,
-        rsc_id: &str,
-        action: &str,
-        spec: &ExecSpec,
-        call_id: u32,
-        now: Now,
-    ) -> bool {
+    pub(super) fn merge_duplicate(&mut self, req: &ExecRequest, now: Now) -> bool {
+        let (rsc_id, action, call_id) = (req.rsc_id.as_str(), req.action.as_str(), req.call_id);
         let Some(rsc) = self.resources.get(rsc_id) else {
             return false;
         };
@@ -326,7 +314,7 @@ impl Executor {
             .copied()
             .find(|id| {
                 self.ops.get(id).is_some_and(|o| {
-                    o.action.eq_ignore_ascii_case(action) && o.interval_ms == spec.interval_ms
+                    o.action.eq_ignore_ascii_case(action) && o.interval_ms == req.interval_ms
                 })
             });
         let Some(op) = found.and_then(|id| self.ops.get_mut(&id)) else {
@@ -334,10 +322,10 @@ impl Executor {
         };
         info!(
             "rsc={rsc_id} op={action}_{} call={call_id} merged into call {}",
-            spec.interval_ms, op.call_id
+            req.interval_ms, op.call_id
         );
         op.call_id = call_id;
-        op.user_data = spec.user_data.clone();
+        op.user_data = req.user_data.clone();
         op.last_notified = None;
         if let State::Waiting { due } = &mut op.state {
             *due = now.mono;

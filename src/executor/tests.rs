@@ -1,11 +1,10 @@
-//! Executor rules on an injected clock: no sockets, no children, no sleeping. Agents are
-//! files in a temporary OCF tree; their "runs" are simulated by reporting exits.
+//! Executor rules on an injected clock: no sockets, no children, no files, no sleeping. Agents
+//! come from a table in memory; their "runs" are simulated by reporting exits.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::agents::table::Table;
 use crate::process::{Captured, ChildExit, Finished};
 
 struct Clock {
@@ -21,25 +20,10 @@ impl Clock {
     }
 }
 
-fn ocf_tree() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("pcmkr-exec-tests-{}", std::process::id()));
-    let dir = root.join("resource.d/test");
-    std::fs::create_dir_all(&dir).unwrap();
-    let agent = dir.join("Dummy");
-    std::fs::write(&agent, "#!/bin/sh\nexit 0\n").unwrap();
-    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
-    root
-}
-
 fn executor(limits: ExecLimits) -> (Executor, Clock) {
-    let root = ocf_tree();
-    let paths = agents::Paths {
-        ocf_root: root.clone(),
-        ocf_ra_path: vec![root.join("resource.d")],
-        ..agents::Paths::default()
-    };
+    let agents = Table::default().with("ocf", Some("test"), "Dummy");
     (
-        Executor::new(limits, paths),
+        Executor::new(limits, Box::new(agents)),
         Clock {
             base: Instant::now(),
         },
@@ -55,28 +39,47 @@ fn roomy() -> ExecLimits {
     }
 }
 
-fn dummy() -> Option<Definition> {
-    Some(Definition {
+fn dummy() -> Definition {
+    Definition {
         class: "ocf".into(),
         provider: Some("test".into()),
         agent: "Dummy".into(),
-    })
+    }
 }
 
-fn exec_spec(rsc: &str, action: &str, interval_ms: u32) -> ExecSpec {
-    ExecSpec {
-        rsc_id: Some(rsc.into()),
-        action: Some(action.into()),
+const KEEP: OnClientLoss = OnClientLoss::KeepRecurring;
+const CLIENT: ConnId = ConnId(1);
+
+/// An exec of `action` on `rsc` by [`CLIENT`], with call id 0 (set with [`call`]), every
+/// result notified to everyone.
+fn exec_spec(rsc: &str, action: &str, interval_ms: u32) -> ExecRequest {
+    ExecRequest {
+        client: CLIENT,
+        call_id: 0,
+        rsc_id: rsc.into(),
+        action: action.into(),
         interval_ms,
         timeout_ms: 20_000,
         start_delay_ms: 0,
         user_data: Some(format!("{action}-{interval_ms}")),
         params: vec![("CRM_meta_timeout".into(), "20000".into())],
+        audience: Recipients::Everyone,
+        reporting: Reporting::Every,
     }
 }
 
-const CHANGES_ONLY: u32 = 4;
-const CLIENT: ConnId = ConnId(1);
+/// `req` with call id `id`.
+fn call(req: ExecRequest, id: u32) -> ExecRequest {
+    ExecRequest { call_id: id, ..req }
+}
+
+/// `req` notifying changes only.
+fn changes_only(req: ExecRequest) -> ExecRequest {
+    ExecRequest {
+        reporting: Reporting::ChangesOnly,
+        ..req
+    }
+}
 
 /// Spawns found in the effects, as (op, program name).
 fn spawns(effects: &[Effect]) -> Vec<OpId> {
@@ -108,20 +111,23 @@ fn exited(code: i32) -> Finished {
 }
 
 /// Queues an exec, polls, and returns the op that was spawned for it.
-fn run(ex: &mut Executor, spec: ExecSpec, call: u32, now: Now) -> OpId {
-    assert_eq!(ex.exec(CLIENT, call, spec, CHANGES_ONLY, now), call as i32);
+fn run(ex: &mut Executor, spec: ExecRequest, id: u32, now: Now) -> OpId {
+    assert_eq!(ex.exec(changes_only(call(spec, id)), now), Ok(()));
     ex.poll(now);
     let effects = ex.take_effects();
     let s = spawns(&effects);
     assert_eq!(s.len(), 1, "{effects:?}");
-    ex.spawned(s[0], 1000 + call);
+    ex.spawned(s[0], 1000 + id);
     s[0]
 }
 
 #[test]
 fn a_one_shot_op_reports_its_times() {
     let (mut ex, clock) = executor(roomy());
-    assert_eq!(ex.register(Some("r1"), dummy(), 3, clock.at(0)), 0);
+    assert_eq!(
+        ex.register("r1", dummy(), OnClientLoss::DropRecurring, clock.at(0)),
+        Ok(())
+    );
     let op = run(&mut ex, exec_spec("r1", "start", 0), 5, clock.at(0));
     ex.child_finished(op, exited(0), clock.at(30));
     let ev = events(&ex.take_effects());
@@ -141,11 +147,12 @@ fn a_one_shot_op_reports_its_times() {
 #[test]
 fn a_start_delay_holds_the_whole_queue() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let mut delayed = exec_spec("r1", "start", 0);
     delayed.start_delay_ms = 1000;
-    ex.exec(CLIENT, 1, delayed, 0, clock.at(0));
-    ex.exec(CLIENT, 2, exec_spec("r1", "monitor", 0), 0, clock.at(0));
+    ex.exec(call(delayed, 1), clock.at(0)).unwrap();
+    ex.exec(call(exec_spec("r1", "monitor", 0), 2), clock.at(0))
+        .unwrap();
     ex.poll(clock.at(0));
     assert!(spawns(&ex.take_effects()).is_empty());
     assert_eq!(ex.next_wakeup(clock.at(0).mono), Some(clock.at(1000).mono));
@@ -172,11 +179,14 @@ fn a_start_delay_holds_the_whole_queue() {
 fn one_op_at_a_time_per_resource_and_resources_in_parallel() {
     let (mut ex, clock) = executor(roomy());
     for r in ["r1", "r2"] {
-        ex.register(Some(r), dummy(), 0, clock.at(0));
+        ex.register(r, dummy(), KEEP, clock.at(0)).unwrap();
     }
-    ex.exec(CLIENT, 1, exec_spec("r1", "start", 0), 0, clock.at(0));
-    ex.exec(CLIENT, 2, exec_spec("r1", "monitor", 0), 0, clock.at(0));
-    ex.exec(CLIENT, 3, exec_spec("r2", "start", 0), 0, clock.at(0));
+    ex.exec(call(exec_spec("r1", "start", 0), 1), clock.at(0))
+        .unwrap();
+    ex.exec(call(exec_spec("r1", "monitor", 0), 2), clock.at(0))
+        .unwrap();
+    ex.exec(call(exec_spec("r2", "start", 0), 3), clock.at(0))
+        .unwrap();
     ex.poll(clock.at(0));
     assert_eq!(spawns(&ex.take_effects()).len(), 2);
 }
@@ -184,7 +194,7 @@ fn one_op_at_a_time_per_resource_and_resources_in_parallel() {
 #[test]
 fn recurring_runs_again_an_interval_after_it_finished_and_notifies_changes_only() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let op = run(&mut ex, exec_spec("r1", "monitor", 10_000), 7, clock.at(0));
     ex.child_finished(op, exited(0), clock.at(50));
     assert_eq!(
@@ -225,13 +235,16 @@ fn recurring_runs_again_an_interval_after_it_finished_and_notifies_changes_only(
 #[test]
 fn a_duplicate_recurring_exec_is_merged_and_runs_at_once() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let op = run(&mut ex, exec_spec("r1", "monitor", 10_000), 7, clock.at(0));
     ex.child_finished(op, exited(0), clock.at(50));
     ex.take_effects();
     let mut again = exec_spec("r1", "MONITOR", 10_000);
     again.user_data = Some("new".into());
-    assert_eq!(ex.exec(CLIENT, 9, again, CHANGES_ONLY, clock.at(1000)), 9);
+    assert_eq!(
+        ex.exec(changes_only(call(again, 9)), clock.at(1000)),
+        Ok(())
+    );
     ex.poll(clock.at(1000));
     assert_eq!(
         spawns(&ex.take_effects()),
@@ -251,13 +264,13 @@ fn a_duplicate_recurring_exec_is_merged_and_runs_at_once() {
 #[test]
 fn stop_cancels_every_recurring_op_first() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let op = run(&mut ex, exec_spec("r1", "monitor", 10_000), 7, clock.at(0));
     ex.child_finished(op, exited(0), clock.at(50));
     ex.take_effects();
     assert_eq!(
-        ex.exec(CLIENT, 8, exec_spec("r1", "stop", 0), 0, clock.at(100)),
-        8
+        ex.exec(call(exec_spec("r1", "stop", 0), 8), clock.at(100)),
+        Ok(())
     );
     let ev = events(&ex.take_effects());
     assert_eq!(ev.len(), 1, "the cancel is notified before the stop runs");
@@ -271,7 +284,7 @@ fn stop_cancels_every_recurring_op_first() {
 #[test]
 fn a_timeout_kills_the_group_and_reports_status_2() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let mut spec = exec_spec("r1", "start", 0);
     spec.timeout_ms = 1500;
     let op = run(&mut ex, spec, 3, clock.at(0));
@@ -316,7 +329,7 @@ fn a_timeout_kills_the_group_and_reports_status_2() {
 #[test]
 fn on_fail_block_kills_only_the_agent() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let mut spec = exec_spec("r1", "start", 0);
     spec.timeout_ms = 100;
     spec.params
@@ -336,42 +349,37 @@ fn on_fail_block_kills_only_the_agent() {
 #[test]
 fn cancel_rules() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let mon = run(&mut ex, exec_spec("r1", "monitor", 10_000), 2, clock.at(0));
     ex.child_finished(mon, exited(7), clock.at(10));
     ex.take_effects();
     // Idle recurring: cancelled at once with the rc of its last run.
-    assert_eq!(
-        ex.cancel(Some("r1"), Some("monitor"), 10_000, clock.at(20)),
-        0
-    );
+    assert_eq!(ex.cancel("r1", "monitor", 10_000, clock.at(20)), Ok(()));
     let e = &events(&ex.take_effects())[0];
     assert_eq!(
         (e.result.status, e.result.rc, e.exec_time_ms, e.run_time),
         (ExecStatus::Cancelled, 7, 0, 0)
     );
     assert_eq!(
-        ex.cancel(Some("r1"), Some("monitor"), 10_000, clock.at(30)),
-        rc::EOPNOTSUPP
+        ex.cancel("r1", "monitor", 10_000, clock.at(30)),
+        Err(Error::NoSuchOperation)
     );
     // A running one-shot cannot be cancelled; a queued one can.
     let start = run(&mut ex, exec_spec("r1", "start", 0), 3, clock.at(40));
-    ex.exec(CLIENT, 4, exec_spec("r1", "monitor", 0), 0, clock.at(40));
+    ex.exec(call(exec_spec("r1", "monitor", 0), 4), clock.at(40))
+        .unwrap();
     assert_eq!(
-        ex.cancel(Some("r1"), Some("start"), 0, clock.at(41)),
-        rc::EOPNOTSUPP
+        ex.cancel("r1", "start", 0, clock.at(41)),
+        Err(Error::NoSuchOperation)
     );
-    assert_eq!(ex.cancel(Some("r1"), Some("monitor"), 0, clock.at(41)), 0);
+    assert_eq!(ex.cancel("r1", "monitor", 0, clock.at(41)), Ok(()));
     assert_eq!(events(&ex.take_effects())[0].call_id, 4);
     ex.child_finished(start, exited(0), clock.at(50));
     ex.take_effects();
     // A running recurring op is killed and reported cancelled at once (before the reply, as
     // the original does); its reaping later is silent but frees the resource.
     let mon = run(&mut ex, exec_spec("r1", "monitor", 5000), 5, clock.at(60));
-    assert_eq!(
-        ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(70)),
-        0
-    );
+    assert_eq!(ex.cancel("r1", "monitor", 5000, clock.at(70)), Ok(()));
     let effects = ex.take_effects();
     assert_eq!(
         effects[0],
@@ -387,10 +395,11 @@ fn cancel_rules() {
         (ExecStatus::Cancelled, 0, 10)
     );
     assert_eq!(
-        ex.cancel(Some("r1"), Some("monitor"), 5000, clock.at(72)),
-        rc::EOPNOTSUPP
+        ex.cancel("r1", "monitor", 5000, clock.at(72)),
+        Err(Error::NoSuchOperation)
     );
-    ex.exec(CLIENT, 6, exec_spec("r1", "stop", 0), 0, clock.at(73));
+    ex.exec(call(exec_spec("r1", "stop", 0), 6), clock.at(73))
+        .unwrap();
     ex.poll(clock.at(73));
     assert!(
         spawns(&ex.take_effects()).is_empty(),
@@ -408,25 +417,25 @@ fn cancel_rules() {
     assert!(events(&effects).is_empty());
     assert_eq!(spawns(&effects).len(), 1, "then the stop runs");
     assert_eq!(
-        ex.cancel(Some("nope"), Some("monitor"), 0, clock.at(80)),
-        rc::ENODEV
+        ex.cancel("nope", "monitor", 0, clock.at(80)),
+        Err(Error::UnknownResource)
     );
-    assert_eq!(ex.cancel(Some("r1"), None, 0, clock.at(80)), rc::EINVAL);
 }
 
 #[test]
 fn unregister_cancels_queued_ops_and_lets_a_running_one_shot_finish() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
     let start = run(&mut ex, exec_spec("r1", "start", 0), 2, clock.at(0));
-    ex.exec(CLIENT, 3, exec_spec("r1", "monitor", 0), 0, clock.at(0));
-    assert_eq!(ex.unregister(Some("r1"), clock.at(5)), rc::EINPROGRESS);
+    ex.exec(call(exec_spec("r1", "monitor", 0), 3), clock.at(0))
+        .unwrap();
+    assert_eq!(ex.unregister("r1", clock.at(5)), Unregistered::Finishing);
     let e = &events(&ex.take_effects())[0];
     assert_eq!(
         (e.call_id, e.result.status, e.rsc_deleted),
         (3, ExecStatus::Cancelled, true)
     );
-    assert!(ex.info(Some("r1")).is_none());
+    assert!(ex.info("r1").is_none());
     ex.child_finished(start, exited(0), clock.at(10));
     let e = &events(&ex.take_effects())[0];
     assert_eq!(
@@ -434,11 +443,10 @@ fn unregister_cancels_queued_ops_and_lets_a_running_one_shot_finish() {
         (2, ExecStatus::Done, true)
     );
     assert_eq!(
-        ex.unregister(Some("r1"), clock.at(20)),
-        0,
+        ex.unregister("r1", clock.at(20)),
+        Unregistered::NotRegistered,
         "unknown resources unregister fine"
     );
-    assert_eq!(ex.unregister(None, clock.at(20)), rc::ENODEV);
 }
 
 #[test]
@@ -448,10 +456,12 @@ fn the_children_bound_makes_operations_wait() {
         ..roomy()
     });
     for r in ["r1", "r2"] {
-        ex.register(Some(r), dummy(), 0, clock.at(0));
+        ex.register(r, dummy(), KEEP, clock.at(0)).unwrap();
     }
-    ex.exec(CLIENT, 1, exec_spec("r1", "start", 0), 0, clock.at(0));
-    ex.exec(CLIENT, 2, exec_spec("r2", "start", 0), 0, clock.at(0));
+    ex.exec(call(exec_spec("r1", "start", 0), 1), clock.at(0))
+        .unwrap();
+    ex.exec(call(exec_spec("r2", "start", 0), 2), clock.at(0))
+        .unwrap();
     ex.poll(clock.at(0));
     let s = spawns(&ex.take_effects());
     assert_eq!(s.len(), 1);
@@ -478,20 +488,26 @@ fn bounds_refuse_clearly_and_keep_what_was_accepted() {
         max_recurring_operations: 1,
         max_children: 0,
     });
-    assert_eq!(ex.register(Some("r1"), dummy(), 0, clock.at(0)), 0);
-    assert_eq!(ex.register(Some("r2"), dummy(), 0, clock.at(0)), -11);
+    assert_eq!(ex.register("r1", dummy(), KEEP, clock.at(0)), Ok(()));
     assert_eq!(
-        ex.register(Some("r1"), dummy(), 0, clock.at(0)),
-        0,
+        ex.register("r2", dummy(), KEEP, clock.at(0)),
+        Err(Error::TooManyResources {
+            registered: 1,
+            max: 1
+        })
+    );
+    assert_eq!(
+        ex.register("r1", dummy(), KEEP, clock.at(0)),
+        Ok(()),
         "re-registering is fine"
     );
     assert_eq!(
-        ex.exec(CLIENT, 1, exec_spec("r1", "start", 0), 0, clock.at(0)),
-        1
+        ex.exec(call(exec_spec("r1", "start", 0), 1), clock.at(0)),
+        Ok(())
     );
     assert_eq!(
-        ex.exec(CLIENT, 2, exec_spec("r1", "stop", 0), 0, clock.at(0)),
-        2
+        ex.exec(call(exec_spec("r1", "stop", 0), 2), clock.at(0)),
+        Ok(())
     );
     let e = &events(&ex.take_effects())[0];
     assert_eq!((e.call_id, e.result.status), (2, ExecStatus::Error));
@@ -502,8 +518,8 @@ fn bounds_refuse_clearly_and_keep_what_was_accepted() {
         .unwrap()
         .contains("max_queued_operations"));
     assert_eq!(
-        ex.cancel(Some("r1"), Some("start"), 0, clock.at(1)),
-        0,
+        ex.cancel("r1", "start", 0, clock.at(1)),
+        Ok(()),
         "the accepted op is still there"
     );
 }
@@ -511,8 +527,9 @@ fn bounds_refuse_clearly_and_keep_what_was_accepted() {
 #[test]
 fn losing_the_last_client_drops_recurring_ops_of_drop_recurring_resources() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("keep"), dummy(), 0, clock.at(0));
-    ex.register(Some("drop"), dummy(), 3, clock.at(0));
+    ex.register("keep", dummy(), KEEP, clock.at(0)).unwrap();
+    ex.register("drop", dummy(), OnClientLoss::DropRecurring, clock.at(0))
+        .unwrap();
     for (i, r) in ["keep", "drop"].into_iter().enumerate() {
         let op = run(
             &mut ex,
@@ -536,8 +553,13 @@ fn losing_the_last_client_drops_recurring_ops_of_drop_recurring_resources() {
 #[test]
 fn results_go_to_the_requester_only_with_call_option_2() {
     let (mut ex, clock) = executor(roomy());
-    ex.register(Some("r1"), dummy(), 0, clock.at(0));
-    ex.exec(ConnId(9), 1, exec_spec("r1", "start", 0), 2, clock.at(0));
+    ex.register("r1", dummy(), KEEP, clock.at(0)).unwrap();
+    let mine = ExecRequest {
+        client: ConnId(9),
+        audience: Recipients::Originator,
+        ..call(exec_spec("r1", "start", 0), 1)
+    };
+    ex.exec(mine, clock.at(0)).unwrap();
     ex.poll(clock.at(0));
     let op = spawns(&ex.take_effects())[0];
     ex.child_finished(op, exited(0), clock.at(1));
@@ -562,8 +584,9 @@ fn missing_agents_finish_without_running_and_keep_rcchange() {
         provider: Some("test".into()),
         agent: "Nope".into(),
     };
-    ex.register(Some("m1"), Some(def), 0, clock.at(0));
-    ex.exec(CLIENT, 1, exec_spec("m1", "monitor", 0), 0, clock.at(0));
+    ex.register("m1", def, KEEP, clock.at(0)).unwrap();
+    ex.exec(call(exec_spec("m1", "monitor", 0), 1), clock.at(0))
+        .unwrap();
     ex.poll(clock.at(0));
     let effects = ex.take_effects();
     assert!(spawns(&effects).is_empty());

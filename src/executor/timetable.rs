@@ -123,6 +123,11 @@ impl Timetable {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests {
     use super::*;
     use std::time::Duration;

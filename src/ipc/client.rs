@@ -7,16 +7,7 @@
 use std::fmt;
 
 use super::error::CloseReason;
-
-/// Handle of one local client, unique for the life of the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IpcClientId(pub u64);
-
-impl fmt::Display for IpcClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ipc#{}", self.0)
-    }
-}
+pub use crate::handles::IpcClientId;
 
 /// The client process as the kernel reported it when it connected (`SO_PEERCRED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -158,9 +158,9 @@ impl Conn {
                 let (asked, answered) =
                     (self.link.last_request.get(), self.link.last_response.get());
                 if asked > answered {
-                    // Requests sent without waiting for a response also count, so this is
-                    // worth a note, not a warning.
-                    log::info!(
+                    // Requests sent without waiting for a response also count (a tool that
+                    // fires an update and quits), so this is routine: debug, not notice.
+                    log::debug!(
                         "ipc: {} left before a response to its request {asked}",
                         self.who
                     );

@@ -7,7 +7,6 @@
 //! are the shell. Must never block the loop or let one client hurt another.
 
 mod admission;
-pub mod bridge;
 mod budget;
 mod channel;
 mod client;

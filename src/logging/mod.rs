@@ -1,8 +1,11 @@
 //! Our logger: one line per event to stderr, to log files and to syslog.
 //!
 //! Started with stderr only before the configuration is read, so configuration errors are
-//! reported, then widened by [`Logger::configure`]. Levels follow STYLE.md section 13; our
-//! `info` is syslog's `notice` (lifecycle events), as in Pacemaker's own logs. A sink that
+//! reported, then widened by [`Logger::configure`]. Levels: `error` when something was lost
+//! or an operator must act, `warn` when a peer misbehaved, a request was refused or a bound
+//! was reached, `info` for lifecycle events (listen, connect, sign-on, drain, exit), `debug`
+//! per operation, `trace` per frame; our `info` is syslog's `notice`, as in Pacemaker's own
+//! logs. A sink that
 //! fails (log file not writable, no `/dev/log`) is reported once and then skipped: logging
 //! never stops the daemon. Every line passes [`escape::sanitize`], so it stays one line;
 //! lines about what outsiders do go through [`limited!`](crate::limited) and their class's
@@ -24,7 +27,21 @@ use std::time::Instant;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::config::LogConfig;
+/// Where log lines go and from which level: what `config` reads from the command line,
+/// the environment and the settings file for the logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Files to append to (`PCMK_logfile` plus every `--logfile`).
+    pub files: Vec<PathBuf>,
+    /// Syslog facility name, or `None` for no syslog.
+    pub syslog_facility: Option<String>,
+    /// Lowest level sent to syslog (`PCMK_logpriority`).
+    pub syslog_level: log::Level,
+    /// `PCMK_debug` names this daemon: debug level in every sink.
+    pub debug: bool,
+    /// `-V` count: 0 info, 1 debug, 2 or more trace on stderr and in files.
+    pub verbosity: u8,
+}
 
 /// The name we log under, as `ps` shows it.
 pub const PROGRAM: &str = "pcmk-remoted";

@@ -15,8 +15,8 @@ use std::rc::Rc;
 use async_io::Async;
 use futures_lite::{future, AsyncReadExt};
 
+use super::invocation::Invocation;
 use super::output::Captured;
-use crate::agents::Invocation;
 use crate::mailbox::Mailbox;
 
 /// How a child ended.

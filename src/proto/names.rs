@@ -180,6 +180,8 @@ pub mod rc {
     pub const OK: i32 = 0;
     /// E2BIG: an alert could not be prepared.
     pub const E2BIG: i32 = -7;
+    /// EAGAIN: a bound was reached (resources, alerts); the cluster may retry.
+    pub const EAGAIN: i32 = -11;
     /// EACCES: not allowed for this client.
     pub const EACCES: i32 = -13;
     /// ENODEV: unknown resource.
@@ -209,6 +211,11 @@ pub mod callopt {
     /// On exec: after the first result, notify only when (rc, status) changes.
     pub const NOTIFY_CHANGES_ONLY: u32 = 0x4;
 }
+
+/// The client name our `check` command signs on with. Sessions under this name are never
+/// announced to other clients: a Pacemaker controller that hears of a new client assumes a
+/// take-over and drops its own connection (protocol.md 13).
+pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
 
 /// The protocol version we announce (that of Pacemaker 2.1.5 to 2.1.7).
 pub const PROTOCOL_VERSION: &str = "1.1";

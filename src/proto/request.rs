@@ -9,6 +9,7 @@
 use super::names::{
     attr, op, ATTRIBUTES, LRMD_ALERT, LRMD_IPC_MSG, LRMD_IPC_PROXY, LRMD_RSC, PARAM,
 };
+use super::proxy::ProxyOp;
 use super::xml::Element;
 
 /// One request from a client.
@@ -126,7 +127,7 @@ pub struct AlertSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxyMessage {
     /// `lrmd_ipc_op`: response, event, destroy, shutdown_ack, shutdown_nack.
-    pub ipc_op: Option<String>,
+    pub op: ProxyOp,
     /// `lrmd_ipc_session`.
     pub session: Option<String>,
     /// `lrmd_ipc_msg_id`.
@@ -233,9 +234,14 @@ impl Op {
 }
 
 impl ProxyMessage {
+    /// The text of the relayed message, for the local client (empty if there is none).
+    pub fn inner_text(&self) -> Vec<u8> {
+        self.inner.as_ref().map(super::encode).unwrap_or_default()
+    }
+
     fn from_xml(root: &Element) -> ProxyMessage {
         ProxyMessage {
-            ipc_op: root.attr(attr::IPC_OP).map(str::to_string),
+            op: ProxyOp::parse(root.attr(attr::IPC_OP)),
             session: root.attr(attr::IPC_SESSION).map(str::to_string),
             msg_id: root
                 .attr(attr::IPC_MSG_ID)
@@ -349,8 +355,8 @@ mod tests {
         );
         let Op::IpcFwd(p) = r.op else { panic!() };
         assert_eq!(
-            (p.ipc_op.as_deref(), p.session.as_deref(), p.msg_id),
-            (Some("response"), Some("s1"), Some(2))
+            (&p.op, p.session.as_deref(), p.msg_id),
+            (&ProxyOp::Response, Some("s1"), Some(2))
         );
         assert_eq!(
             p.inner.map(|e| e.name.clone()),

@@ -42,7 +42,7 @@ pub fn bind_listener(addr: &SocketAddr, backlog: i32) -> io::Result<TcpListener>
 
 /// Acknowledge at once instead of delaying: the C client writes a frame as two TLS records
 /// with Nagle on, so a delayed ACK here stalls its second record by ~40 ms. Linux clears the
-/// flag after use, so callers re-arm it after every read (real-cluster.md section 6).
+/// flag after use, so callers re-arm it after every read (protocol.md 3).
 pub fn set_quickack(sock: &impl AsRawFd) {
     // Best effort: failure only costs latency.
     let _ = set_int(sock.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_QUICKACK, 1);

@@ -1,25 +1,22 @@
-//! The TCP listener: where we bind, and how accepted sockets reach connection tasks.
+//! The TCP listener: where we bind, and how accepted sockets are let in or turned away.
 //!
-//! In: the configured address and port. Out: accepted streams, each handed to
-//! `connection::serve` on our one thread with its place in the budgets ([`admission`]), or
-//! turned away at once with a `user_canceled` alert and a rate-limited log line, so a refused
-//! connection never holds the kernel's backlog. Every log line here is about someone who has
-//! not proved the key, so every one is rate-limited.
+//! In: the configured address and port. Out: accepted streams, each handed to the caller's
+//! callback with its place in the budgets ([`admission`]), or turned away at once with a
+//! `user_canceled` alert and a rate-limited log line, so a refused connection never holds the
+//! kernel's backlog. It knows nothing of what serves a connection. Every log line here is
+//! about someone who has not proved the key, so every one is rate-limited.
 //!
 //! [`admission`]: super::admission
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
-use std::rc::Rc;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use log::Level;
 
-use super::admission::{Admission, Admitted, Budgets, SourceKey};
+use super::admission::{Admission, Admitted, Budgets, SourceKey, Ticket};
 use super::explain;
-use crate::connection::{self, Hub};
 use crate::limits::LISTEN_BACKLOG;
 use crate::logging::Source;
 
@@ -54,18 +51,15 @@ pub fn bind(address: Option<&str>, port: u16) -> Result<TcpListener, String> {
 }
 
 /// Accepts connections until the task is dropped (which closes the listener). Each one is
-/// let in as a pending handshake (maybe dropping an older keyless one to make room) or turned
-/// away at once, by the budgets of [`admission`].
+/// let in as a pending handshake (maybe dropping an older keyless one to make room) and handed
+/// to `serve` with its ticket, or turned away at once, by the `budgets` of [`admission`].
+/// `serve` must return at once (it starts the connection's task; it does not run it).
 pub async fn accept_loop(
-    hub: Rc<Hub>,
     listener: Async<TcpListener>,
-    ex: Rc<LocalExecutor<'static>>,
+    budgets: Budgets,
+    mut serve: impl FnMut(Async<TcpStream>, SocketAddr, Ticket),
 ) {
-    let table = Admission::new(Budgets {
-        pending: hub.limits.max_pending_handshakes,
-        per_source: hub.limits.max_pending_per_source,
-        keyed: hub.limits.max_connections,
-    });
+    let table = Admission::new(budgets);
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => match Admission::admit(&table, SourceKey::of(peer)) {
@@ -74,7 +68,7 @@ pub async fn accept_loop(
                         Source::KeylessPeer,
                         Level::Warn,
                         "refusing connection from {}: {why}",
-                        connection::display_peer(peer)
+                        display_peer(peer)
                     );
                     explain::refuse_busy(tcp.get_ref());
                 }
@@ -86,12 +80,10 @@ pub async fn accept_loop(
                             Level::Warn,
                             "{max} handshakes in progress, the limit (max_pending_handshakes): \
                              dropping the oldest one without the key to let {} in",
-                            connection::display_peer(peer)
+                            display_peer(peer)
                         );
                     }
-                    let open = connection::OpenGuard::new(&hub);
-                    ex.spawn(connection::serve(hub.clone(), tcp, peer, open, ticket))
-                        .detach();
+                    serve(tcp, peer, ticket);
                 }
             },
             Err(e) => {
@@ -103,5 +95,16 @@ pub async fn accept_loop(
                 }
             }
         }
+    }
+}
+
+/// Shows IPv4 peers of the dual-stack listener as plain IPv4.
+pub fn display_peer(peer: SocketAddr) -> String {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => format!("{v4}:{}", v6.port()),
+            None => peer.to_string(),
+        },
+        SocketAddr::V4(_) => peer.to_string(),
     }
 }

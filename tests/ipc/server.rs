@@ -95,7 +95,7 @@ fn reply_for(
             let op = attr(xml, "cib_op").unwrap_or_default();
             let callid = attr(xml, "cib_callid").unwrap_or_default();
             let mut body = String::new();
-            let reply = pcmk_remoted::connection::dispatch::proxy::cib_refusal(&op, &callid, errno);
+            let reply = pcmk_remoted::proto::proxy::cib_refusal(&op, &callid, errno);
             let mut bytes = Vec::new();
             pcmk_remoted::proto::xml::write(&reply, &mut bytes);
             body.push_str(&String::from_utf8_lossy(&bytes));

@@ -10,6 +10,11 @@ mod reader;
 mod writer;
 
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests time the parser and run xmllint"
+)]
 mod tests;
 
 use std::fmt;

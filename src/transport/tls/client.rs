@@ -18,7 +18,8 @@ use super::provider::{self, KeyExchange, Transcript, HASH_LEN};
 use super::record::RecordLayer;
 use super::traffic::{Step, Traffic};
 
-/// Client handshake states, each named for what it waits for (STYLE.md §9).
+/// Client handshake states, each named for what it waits for; a transition consumes the state
+/// it leaves.
 #[allow(clippy::enum_variant_names)]
 pub(super) enum ClientState {
     ExpectServerHello(Box<AwaitServerHello>),

@@ -26,7 +26,8 @@ const MAX_IDENTITIES_TRIED: usize = 8;
 /// Rejected 0-RTT data we are willing to skip (RFC 8446 §4.2.10); four full records.
 const MAX_EARLY_DATA_SKIP: usize = 4 * (MAX_FRAGMENT_LEN + 256);
 
-/// Server handshake states, each named for what it waits for (STYLE.md §9).
+/// Server handshake states, each named for what it waits for; a transition consumes the state
+/// it leaves.
 #[allow(clippy::enum_variant_names)]
 pub(super) enum ServerState {
     ExpectClientHello,

@@ -4,7 +4,8 @@
 //! In: socket bytes and application records. Out: plaintext and records on the socket.
 //! `read` is cancellation-safe: bytes taken from the socket are fed to the connection before
 //! the next await, and output is only dropped from the queue once written. Deadlines are the
-//! caller's job (the 10 s handshake limit lives in the listener). Never coalesces records.
+//! caller's job (the handshake deadline, `handshake_timeout_ms`, is kept by the task that
+//! serves the connection, not by the listener). Never coalesces records.
 
 use std::cell::Cell;
 use std::fmt;

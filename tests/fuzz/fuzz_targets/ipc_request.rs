@@ -8,11 +8,10 @@
 use std::time::Instant;
 
 use pcmk_remoted::agents::Paths;
-use pcmk_remoted::connection::dispatch::proxy::Relay;
-use pcmk_remoted::connection::dispatch::{Action, DispatchSettings, Dispatcher};
-use pcmk_remoted::connection::sessions::LocalId;
-use pcmk_remoted::connection::ConnId;
-use pcmk_remoted::executor::{ExecLimits, Executor, Now};
+use pcmk_remoted::dispatch::proxy::Relay;
+use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher, FixedHost};
+use pcmk_remoted::executor::{ExecLimits, Executor};
+use pcmk_remoted::handles::{ConnId, IpcClientId, Now};
 use pcmk_remoted::ipc::pcmk::{Decoder, Framing};
 use pcmk_remoted::proto::{xml, Request};
 
@@ -27,10 +26,10 @@ fn dispatcher() -> Dispatcher {
     };
     let mut d = Dispatcher::new(
         DispatchSettings::default(),
-        Executor::new(limits, Paths::default()),
+        Executor::new(limits, Box::new(Paths::default())),
+        Box::new(FixedHost::default()),
         Instant::now(),
-    )
-    .with_sbd_probe(Box::new(|| false));
+    );
     let now = Now {
         mono: Instant::now(),
         epoch: 1_700_000_000,
@@ -38,7 +37,7 @@ fn dispatcher() -> Dispatcher {
     let register = xml::parse(REGISTER, &xml::Limits::default()).expect("fixture parses");
     d.connected(ConnId(1), "fuzz".into(), [1; 16]);
     d.handle(ConnId(1), Request::from_xml(&register), now);
-    d.ipc_connected(LocalId(7), "cib_rw", 1, "root", [2; 16]);
+    d.ipc_connected(IpcClientId(7), "cib_rw", 1, "root", [2; 16]);
     d
 }
 
@@ -61,7 +60,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut d = dispatcher();
-    match d.ipc_relay(LocalId(7), m.id, m.flags, sent.clone(), max_text) {
+    match d.ipc_relay(IpcClientId(7), m.id, m.flags, sent.clone(), max_text) {
         Relay::Send { to, payload, .. } => {
             assert_eq!(to, ConnId(1));
             assert!(payload.len() <= max_text);
@@ -82,7 +81,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         Relay::Done(actions) => {
             // Refused: a CIB reply carrying -EMSGSIZE, or the client closed.
             let refused = actions.iter().any(|a| match a {
-                Action::IpcDisconnect { local } => *local == LocalId(7),
+                Action::IpcDisconnect { local } => *local == IpcClientId(7),
                 Action::IpcResponse { payload, .. } | Action::IpcEvent { payload, .. } => {
                     let rc = br#"cib_rc="-90""#;
                     payload.starts_with(b"<cib-reply ")

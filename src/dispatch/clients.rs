@@ -7,20 +7,48 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// A connection, by handle: small, `Copy`, and never reused while the daemon runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
+pub use crate::handles::ConnId;
+pub use crate::proto::names::DIAGNOSTIC_CLIENT_NAME;
 
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "conn#{}", self.0)
-    }
+/// Where a client connects from; fixed when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A TLS client past its handshake: it holds the key, so it may do anything.
+    Remote,
+    /// A local client of the executor's own IPC service (`lrmd`).
+    Local(Privilege),
 }
 
-/// The client name our `check` command signs on with. Sessions under this name are never
-/// announced to other clients: a Pacemaker controller that hears of a new client assumes a
-/// take-over and drops its own connection (protocol.md 13).
-pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
+/// What a local client may do (protocol.md 9.1, CVE-2020-25654).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    /// Root or hacluster: everything a cluster connection may do, except relaying IPC.
+    Full,
+    /// Anyone else: sign on and poke only.
+    SignOnOnly,
+}
+
+/// How far a client has come. Changes only forward, through [`Clients::set_stage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Connected; no request seen yet, so the others have not been told of it.
+    Connected,
+    /// Its first request was seen and the others were told of it (unless it is a `check`
+    /// session, of which nobody is told).
+    Introduced,
+    /// Signed on as an IPC provider: it relays the local tools' sessions.
+    Relaying,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Connected => "connected",
+            Stage::Introduced => "introduced",
+            Stage::Relaying => "relaying IPC",
+        })
+    }
+}
 
 /// One connected client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,17 +62,27 @@ pub struct Client {
     /// `lrmd_clientname` from its first request that had one; unnamed clients get no
     /// notifications.
     pub name: Option<String>,
-    /// It registered with `lrmd_is_ipc_provider="true"`.
-    pub is_provider: bool,
-    /// Its first request has been seen, and other clients were told about it if due.
-    pub announced: bool,
+    /// Where it connects from.
+    pub origin: Origin,
+    /// How far it has come.
+    pub stage: Stage,
+}
+
+impl Client {
     /// A `check` session: it hears nothing and is announced to nobody.
-    pub diagnostic: bool,
-    /// A local client of the executor's own IPC service (`lrmd`), not a cluster connection.
-    pub local: bool,
-    /// Root or hacluster, or any TLS client after its handshake; others may only sign on and
-    /// poke (protocol.md 9.1, CVE-2020-25654).
-    pub privileged: bool,
+    pub fn is_diagnostic(&self) -> bool {
+        self.name.as_deref() == Some(DIAGNOSTIC_CLIENT_NAME)
+    }
+
+    /// It relays the local tools' IPC.
+    pub fn is_provider(&self) -> bool {
+        self.stage == Stage::Relaying
+    }
+
+    /// A local client of the `lrmd` service.
+    pub fn is_local(&self) -> bool {
+        matches!(self.origin, Origin::Local(_))
+    }
 }
 
 /// Every connected client, in connection order (oldest first).
@@ -56,6 +94,35 @@ pub struct Clients {
 impl Clients {
     /// Adds a client whose TLS handshake just completed.
     pub fn add(&mut self, conn: ConnId, client_id: String, peer: String) {
+        self.insert(conn, client_id, peer, Origin::Remote, Stage::Connected);
+    }
+
+    /// Adds a local client of the `lrmd` IPC service. Local clients are never announced (only
+    /// TLS handshakes are), so they start introduced.
+    pub fn add_local(
+        &mut self,
+        conn: ConnId,
+        client_id: String,
+        peer: String,
+        privilege: Privilege,
+    ) {
+        self.insert(
+            conn,
+            client_id,
+            peer,
+            Origin::Local(privilege),
+            Stage::Introduced,
+        );
+    }
+
+    fn insert(
+        &mut self,
+        conn: ConnId,
+        client_id: String,
+        peer: String,
+        origin: Origin,
+        stage: Stage,
+    ) {
         self.by_conn.insert(
             conn,
             Client {
@@ -63,23 +130,19 @@ impl Clients {
                 client_id,
                 peer,
                 name: None,
-                is_provider: false,
-                announced: false,
-                diagnostic: false,
-                local: false,
-                privileged: true,
+                origin,
+                stage,
             },
         );
     }
 
-    /// Adds a local client of the `lrmd` IPC service.
-    pub fn add_local(&mut self, conn: ConnId, client_id: String, peer: String, privileged: bool) {
-        self.add(conn, client_id, peer);
+    /// Moves a client to a later stage, with a debug line; never back.
+    pub fn set_stage(&mut self, conn: ConnId, next: Stage) {
         if let Some(c) = self.by_conn.get_mut(&conn) {
-            c.local = true;
-            c.privileged = privileged;
-            // Local clients are never announced to the cluster (only TLS handshakes are).
-            c.announced = true;
+            if next > c.stage {
+                log::debug!("{conn}: {} -> {next}", c.stage);
+                c.stage = next;
+            }
         }
     }
 
@@ -102,7 +165,7 @@ impl Clients {
     pub fn listeners(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.by_conn
             .values()
-            .filter(|c| c.name.is_some() && !c.diagnostic)
+            .filter(|c| c.name.is_some() && !c.is_diagnostic())
             .map(|c| c.conn)
     }
 
@@ -110,7 +173,7 @@ impl Clients {
     pub fn providers(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.by_conn
             .values()
-            .filter(|c| c.is_provider)
+            .filter(|c| c.is_provider())
             .map(|c| c.conn)
     }
 
@@ -159,11 +222,15 @@ mod tests {
             c.add(ConnId(i), format!("id{i}"), "peer".into());
         }
         c.get_mut(ConnId(1)).unwrap().name = Some("cluster".into());
-        let d = c.get_mut(ConnId(2)).unwrap();
-        d.name = Some(DIAGNOSTIC_CLIENT_NAME.into());
-        d.diagnostic = true;
+        c.get_mut(ConnId(2)).unwrap().name = Some(DIAGNOSTIC_CLIENT_NAME.into());
         assert_eq!(c.listeners().collect::<Vec<_>>(), [ConnId(1)]);
-        c.get_mut(ConnId(3)).unwrap().is_provider = true;
+        c.set_stage(ConnId(3), Stage::Relaying);
+        c.set_stage(ConnId(3), Stage::Introduced);
+        assert_eq!(
+            c.get(ConnId(3)).unwrap().stage,
+            Stage::Relaying,
+            "never back"
+        );
         assert_eq!(c.providers().collect::<Vec<_>>(), [ConnId(3)]);
         assert!(c.remove(ConnId(3)).is_some());
         assert_eq!(c.len(), 2);

@@ -1,11 +1,11 @@
 //! The `lrmd_check` rule: a cluster that relies on watchdog self-fencing must not use a node
 //! whose watchdog cannot fence it.
 //!
-//! In: the cluster's `stonith-watchdog-timeout` as sent, our `SBD_WATCHDOG_TIMEOUT`, and
-//! whether sbd runs. Out: a verdict. The original exits with status 100 on a fatal verdict
-//! (protocol.md 9.8), so that the cluster stops trusting this node; we do the same.
-
-use std::fs;
+//! In: the cluster's `stonith-watchdog-timeout` as sent, our `SBD_WATCHDOG_TIMEOUT`, and a way
+//! to ask whether sbd runs, which is asked only when the answer matters (the cluster relies
+//! on watchdog fencing). Out: a verdict. The original exits with status 100 on a fatal verdict
+//! (protocol.md 9.8), so that the cluster stops trusting this node; we do the same. Pure: how
+//! sbd is looked for is the shell's (`daemon::host`).
 
 /// What to do about one `lrmd_check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +17,12 @@ pub enum Verdict {
 }
 
 /// Decides on one check. `requested` is the `lrmd_watchdog` text; a negative value asks for
-/// the automatic timeout, twice `SBD_WATCHDOG_TIMEOUT`.
-pub fn verdict(requested: Option<&str>, sbd_timeout_ms: Option<u64>, sbd_running: bool) -> Verdict {
+/// the automatic timeout, twice `SBD_WATCHDOG_TIMEOUT`. `sbd_running` is called at most once.
+pub fn verdict(
+    requested: Option<&str>,
+    sbd_timeout_ms: Option<u64>,
+    sbd_running: impl FnOnce() -> bool,
+) -> Verdict {
     let Some(text) = requested.map(str::trim).filter(|t| !t.is_empty()) else {
         return Verdict::Fine(String::from("cluster does not use watchdog fencing"));
     };
@@ -38,7 +42,7 @@ pub fn verdict(requested: Option<&str>, sbd_timeout_ms: Option<u64>, sbd_running
     if wanted_ms == 0 {
         return Verdict::Fine(String::from("cluster does not use watchdog fencing"));
     }
-    if !sbd_running {
+    if !sbd_running() {
         return Verdict::Fatal(format!(
             "cluster uses watchdog fencing (stonith-watchdog-timeout={text}) but sbd is not \
              running on this node; shutting down so the cluster cannot rely on it"
@@ -55,29 +59,6 @@ pub fn verdict(requested: Option<&str>, sbd_timeout_ms: Option<u64>, sbd_running
     }
 }
 
-/// Whether an sbd daemon runs here: its pid file, else a process named `sbd`.
-pub fn sbd_running() -> bool {
-    for pid_file in ["/run/sbd.pid", "/var/run/sbd.pid"] {
-        if let Ok(text) = fs::read_to_string(pid_file) {
-            if let Ok(pid) = text.trim().parse::<u32>() {
-                if fs::metadata(format!("/proc/{pid}")).is_ok() {
-                    return true;
-                }
-            }
-        }
-    }
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        e.file_name()
-            .to_string_lossy()
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-            && fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "sbd")
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,19 +66,28 @@ mod tests {
     #[test]
     fn verdicts_follow_the_original() {
         let fine = |v: &Verdict| matches!(v, Verdict::Fine(_));
-        assert!(fine(&verdict(None, None, false)));
-        assert!(fine(&verdict(Some("0"), None, false)));
+        let (yes, no) = (|| true, || false);
+        assert!(fine(&verdict(None, None, no)));
+        assert!(fine(&verdict(Some("0"), None, no)));
         assert!(
-            fine(&verdict(Some("-1"), None, false)),
+            fine(&verdict(Some("-1"), None, no)),
             "automatic without sbd is 0"
         );
-        assert!(!fine(&verdict(Some("-1"), Some(5000), false)));
-        assert!(!fine(&verdict(Some("10s"), None, false)));
-        assert!(!fine(&verdict(Some("4s"), Some(5000), true)));
+        assert!(!fine(&verdict(Some("-1"), Some(5000), no)));
+        assert!(!fine(&verdict(Some("10s"), None, no)));
+        assert!(!fine(&verdict(Some("4s"), Some(5000), yes)));
         assert!(
-            fine(&verdict(Some("10"), Some(5000), true)),
+            fine(&verdict(Some("10"), Some(5000), yes)),
             "bare numbers are seconds"
         );
-        assert!(fine(&verdict(Some("bogus"), None, false)));
+        assert!(fine(&verdict(Some("bogus"), None, no)));
+    }
+
+    #[test]
+    fn sbd_is_looked_for_only_when_the_cluster_relies_on_it() {
+        let never = || -> bool { panic!("sbd looked for needlessly") };
+        for requested in [None, Some(""), Some("0"), Some("-1"), Some("bogus")] {
+            assert!(matches!(verdict(requested, None, never), Verdict::Fine(_)));
+        }
     }
 }

@@ -1,30 +1,43 @@
-//! The event loop: one thread, one `LocalExecutor`, and the daemon's life from start to exit.
+//! The shell: one thread, one `LocalExecutor`, and every file descriptor, timer and child.
 //!
-//! In: the validated configuration. It binds the listener, installs signal handling, builds
-//! the hub and serves until the dispatcher asks to exit. Signals arrive as bytes on a pipe
-//! and become events here (STYLE.md 6): TERM and INT start the drain, HUP re-reads the key.
-//! States: Starting → Serving → Draining → Stopped.
+//! In: the validated configuration. This module binds the listener, installs signal handling,
+//! builds the [`hub::Hub`] around the protocol core and serves until the dispatcher asks to
+//! exit. Signals arrive as bytes on a pipe (written by the handler in `sys::signal`) and
+//! become events here: TERM and INT start the drain, HUP re-reads the key. The daemon's
+//! states (Serving → Draining → Stopped) are the dispatcher's [`Lifecycle`]; this loop only
+//! carries out what they lead to. It decides no protocol rule.
+//!
+//! The rooms: `conn` (the task of one cluster connection), `hub` (carries out the
+//! dispatcher's actions), `bridge` (local tools, feature `ipc-proxy`), `keys` (the key file).
+//!
+//! [`Lifecycle`]: crate::dispatch::Lifecycle
 
 use std::fs::File;
 use std::net::TcpListener;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_executor::LocalExecutor;
 use async_io::{Async, Timer};
 use futures_lite::{future, AsyncReadExt};
 use log::{error, info, warn};
-use zeroize::Zeroizing;
 
-use crate::config::authkey::{KeyCache, KeySource};
 use crate::config::{Config, LogConfig};
-use crate::connection::dispatch::{DispatchSettings, Dispatcher};
-use crate::connection::{self, Control, Hub};
+use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::executor::{ExecLimits, Executor};
-use crate::limits::KEY_CACHE_TIME;
 use crate::sys::signal;
+use crate::transport::admission::Budgets;
 use crate::transport::{listener, tls};
+use hub::{Control, Hub, OpenGuard};
+use keys::KeyService;
+
+#[cfg(feature = "ipc-proxy")]
+mod bridge;
+mod conn;
+pub mod host;
+pub mod hub;
+pub mod keys;
 
 /// Where agents and the daemon run, as the original (protocol.md 2.4).
 const WORKING_DIRECTORY: &str = "/var/lib/pacemaker/cores";
@@ -95,7 +108,7 @@ pub fn run(config: Config) -> i32 {
             max_recurring_operations: limits.max_recurring_operations,
             max_children: limits.max_children,
         },
-        config.agent_paths.clone(),
+        Box::new(config.agent_paths.clone()),
     );
     let dispatcher = Dispatcher::new(
         DispatchSettings {
@@ -104,6 +117,7 @@ pub fn run(config: Config) -> i32 {
             max_alerts: limits.max_children,
         },
         executor,
+        Box::new(host::Machine::default()),
         started,
     );
     let user_timeout = config
@@ -130,12 +144,12 @@ pub fn run(config: Config) -> i32 {
 /// already publishes (a full cluster stack on this host) is fatal, as for the original.
 #[cfg(feature = "ipc-proxy")]
 fn start_ipc(hub: &Rc<Hub>, ex: &Rc<LocalExecutor<'static>>, config: &Config) -> Result<(), i32> {
-    use crate::ipc::{bridge, IpcConfig};
+    use crate::ipc::IpcConfig;
     if !config.local_ipc {
         info!("local IPC for node tools is turned off (PCMK_remoted_local_ipc=no)");
         return Ok(());
     }
-    let mut cfg = IpcConfig::new(crate::connection::dispatch::proxy::SERVICES.to_vec());
+    let mut cfg = IpcConfig::new(crate::dispatch::proxy::SERVICES.to_vec());
     cfg.buffer_floor = config.ipc_buffer;
     cfg.max_message = config.limits.max_message_bytes;
     cfg.framing = config.ipc_framing.into();
@@ -223,7 +237,19 @@ async fn serve(
     };
     ex.spawn(drive_executor(hub.clone())).detach();
     ex.spawn(report_suppressed_logs()).detach();
-    let mut accepting = Some(ex.spawn(listener::accept_loop(hub.clone(), listener, ex.clone())));
+    let budgets = Budgets {
+        pending: hub.limits.max_pending_handshakes,
+        per_source: hub.limits.max_pending_per_source,
+        keyed: hub.limits.max_connections,
+    };
+    let (server, tasks) = (hub.clone(), ex.clone());
+    let accept = listener::accept_loop(listener, budgets, move |tcp, peer, ticket| {
+        let open = OpenGuard::new(&server);
+        tasks
+            .spawn(conn::serve(server.clone(), tcp, peer, open, ticket))
+            .detach();
+    });
+    let mut accepting = Some(ex.spawn(accept));
     let mut signals = match Async::new(signals) {
         Ok(s) => s,
         Err(e) => {
@@ -321,76 +347,9 @@ async fn drive_executor(hub: Rc<Hub>) {
             hub.kick.recv().await;
         })
         .await;
-        let actions = hub.dispatcher.borrow_mut().tick(connection::now());
+        let actions = hub.dispatcher.borrow_mut().tick(hub::now());
         hub.perform(actions);
         // perform() kicks us; that kick is about what we just did.
         while hub.kick.try_recv().is_some() {}
-    }
-}
-
-/// The key as handshakes ask for it: cached, re-read after [`KEY_CACHE_TIME`] or SIGHUP.
-/// Only the identity Pacemaker uses, `lrmd`, is known (as in Pacemaker 3.x).
-pub struct KeyService {
-    cache: Mutex<KeyCache>,
-}
-
-impl KeyService {
-    /// A service reading from `source`.
-    pub fn new(source: KeySource, max_bytes: usize) -> Self {
-        KeyService {
-            cache: Mutex::new(KeyCache::new(source, max_bytes, KEY_CACHE_TIME)),
-        }
-    }
-
-    /// Reads the key once at start so a missing key is reported before the first cluster
-    /// connects. Like the original, a missing key is not fatal: it may be installed later.
-    pub fn preload(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            match cache.current(Instant::now()) {
-                Ok((_, notes)) => log_key_notes(notes),
-                Err(e) => error!("{e}; connections will fail until a key is in place"),
-            }
-        }
-    }
-
-    /// Forces the next handshake to read the file again.
-    pub fn invalidate(&self) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.invalidate();
-        }
-    }
-}
-
-impl tls::PskLookup for KeyService {
-    fn lookup(&self, identity: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        if identity != tls::PACEMAKER_IDENTITY {
-            return None;
-        }
-        let mut cache = self.cache.lock().ok()?;
-        match cache.current(Instant::now()) {
-            Ok((key, notes)) => {
-                log_key_notes(notes);
-                Some(Zeroizing::new(key.to_vec()))
-            }
-            Err(e) => {
-                // Every handshake asks, keyless ones included: rate-limited with them.
-                crate::limited!(
-                    crate::logging::Source::KeylessPeer,
-                    log::Level::Error,
-                    "{e}; no connection can be accepted until a key is in place"
-                );
-                None
-            }
-        }
-    }
-}
-
-fn log_key_notes(notes: Vec<String>) {
-    let mut notes = notes.into_iter();
-    if let Some(first) = notes.next() {
-        info!("{first}");
-    }
-    for n in notes {
-        warn!("{n}");
     }
 }

@@ -10,19 +10,14 @@ use std::rc::Rc;
 
 use log::{debug, info, warn};
 
-use super::{send, serialize, Action, Dispatcher};
-use crate::connection::clients::ConnId;
-use crate::connection::sessions::{proxied_name, LocalId, Session};
+use super::sessions::{proxied_name, Session};
+use super::{encoded, event, Action, Dispatcher};
+use crate::handles::{ConnId, IpcClientId};
 use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
-use crate::proto::names::{attr, rc, LRMD_IPC_MSG, LRMD_IPC_PROXY};
-use crate::proto::reply::addressed_notify;
+use crate::proto::names::rc;
+use crate::proto::proxy::{self as msg, ProxyOp, Relayed, CLIENT_RESPONSE};
 use crate::proto::request::ProxyMessage;
 use crate::proto::xml::{Element, Node};
-
-/// IPC flag the proxy adds to every relayed request (protocol.md 16.3).
-pub const IPC_PROXIED: u32 = 0x100;
-/// IPC flag of a request whose sender waits for a response (libqb-ipc.md 7.5).
-const CLIENT_RESPONSE: u32 = 0x200;
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -55,7 +50,7 @@ impl Dispatcher {
     /// announced to it.
     pub fn ipc_connected(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         service: &str,
         pid: u32,
         user: &str,
@@ -65,14 +60,11 @@ impl Dispatcher {
             // The provider left between accept and now: the shell closes the client.
             return vec![Action::IpcDisconnect { local }];
         };
-        let id = crate::connection::clients::uuid_v4(random);
+        let id = crate::dispatch::clients::uuid_v4(random);
         let server = proxied_name(service).to_string();
         let client_name = format!("proxy-{service}-{pid}-{}", &id[..8]);
         debug!("local client {client_name} (user {user}) via {provider}");
-        let note = Element::new(LRMD_IPC_PROXY)
-            .with_attr(attr::IPC_OP, "new")
-            .with_attr(attr::IPC_SERVER, &server)
-            .with_attr(attr::IPC_SESSION, &id);
+        let note = msg::new_session(&server, &id);
         self.sessions.insert(Session {
             id,
             local,
@@ -82,14 +74,14 @@ impl Dispatcher {
             user: user.to_string(),
             pending: None,
         });
-        vec![send(provider, addressed_notify(note))]
+        vec![event(provider, &note)]
     }
 
     /// One whole message from a local client of a proxied service, relayed as is, whatever
     /// its size (the shell uses [`ipc_relay`](Self::ipc_relay), which bounds it).
     pub fn ipc_request(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         msg_id: u32,
         flags: u32,
         message: Element,
@@ -110,7 +102,7 @@ impl Dispatcher {
     /// relayed: the cluster would refuse the frame and close the link.
     pub fn ipc_relay(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         msg_id: u32,
         flags: u32,
         message: Element,
@@ -132,15 +124,14 @@ impl Dispatcher {
             );
             return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
         }
-        let relay = Element::new(LRMD_IPC_PROXY)
-            .with_attr(attr::IPC_OP, "request")
-            .with_attr(attr::IPC_SESSION, &session.id)
-            .with_attr(attr::IPC_CLIENT, &session.client_name)
-            .with_attr(attr::IPC_USER, &session.user)
-            .with_attr(attr::IPC_MSG_ID, msg_id)
-            .with_attr(attr::IPC_MSG_FLAGS, flags | IPC_PROXIED)
-            .with_child(Element::new(LRMD_IPC_MSG).with_child(message));
-        let payload = serialize(&addressed_notify(relay));
+        let relay = Relayed {
+            session: &session.id,
+            client_name: &session.client_name,
+            user: &session.user,
+            msg_id,
+            flags,
+        };
+        let payload = encoded(&relay.wrap(message));
         if payload.len() > max_text {
             crate::limited!(
                 crate::logging::Source::LocalClient,
@@ -165,7 +156,7 @@ impl Dispatcher {
     /// come.
     pub fn ipc_relay_refused(
         &mut self,
-        local: LocalId,
+        local: IpcClientId,
         refusal: &Refusal,
         errno: i32,
     ) -> Vec<Action> {
@@ -178,17 +169,14 @@ impl Dispatcher {
     }
 
     /// A local client left: the cluster is told to end its side of the session.
-    pub fn ipc_closed(&mut self, local: LocalId) -> Vec<Action> {
+    pub fn ipc_closed(&mut self, local: IpcClientId) -> Vec<Action> {
         let Some(session) = self.sessions.remove_local(local) else {
             return Vec::new();
         };
         if self.clients.get(session.provider).is_none() {
             return Vec::new();
         }
-        vec![send(
-            session.provider,
-            addressed_notify(destroy(&session.id)),
-        )]
+        vec![event(session.provider, &msg::destroy(&session.id))]
     }
 
     /// Ends the sessions a departing provider relayed (protocol.md 13).
@@ -208,24 +196,21 @@ impl Dispatcher {
     pub(super) fn proxy_to_local(
         &mut self,
         conn: ConnId,
-        msg: ProxyMessage,
+        message: ProxyMessage,
         out: &mut Vec<Action>,
     ) {
-        let op = msg.ipc_op.as_deref().unwrap_or("");
-        let session_id = msg.session.clone().unwrap_or_default();
+        let op = &message.op;
+        let session_id = message.session.clone().unwrap_or_default();
         let Some(session) = self.sessions.get(&session_id) else {
             debug!("{conn} proxy '{op}' for unknown session {session_id}; telling it to forget it");
-            out.push(send(conn, addressed_notify(destroy(&session_id))));
+            out.push(event(conn, &msg::destroy(&session_id)));
             return;
         };
         let local = session.local;
-        let mut text = Vec::new();
-        if let Some(inner) = &msg.inner {
-            crate::proto::xml::write(inner, &mut text);
-        }
+        let text = message.inner_text();
         match op {
-            "response" => {
-                let id = match (msg.msg_id, session.pending.take()) {
+            ProxyOp::Response => {
+                let id = match (message.msg_id, session.pending.take()) {
                     (Some(got), Some(want)) if got != want => {
                         warn!("{conn} response for IPC request {got} while {want} waits; delivering as {got}");
                         got
@@ -240,11 +225,11 @@ impl Dispatcher {
                     payload: Rc::new(text),
                 });
             }
-            "event" => out.push(Action::IpcEvent {
+            ProxyOp::Event => out.push(Action::IpcEvent {
                 local,
                 payload: Rc::new(text),
             }),
-            "destroy" => out.push(Action::IpcDisconnect { local }),
+            ProxyOp::Destroy => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
         }
     }
@@ -323,11 +308,11 @@ impl Refusal {
     /// response to a synchronous call, as an event otherwise, as the CIB manager answers),
     /// or closing any other client: Pacemaker's own `nack` would read as success to
     /// attrd_updater and leave an asynchronous caller waiting.
-    fn actions(&self, local: LocalId, errno: i32) -> Vec<Action> {
+    fn actions(&self, local: IpcClientId, errno: i32) -> Vec<Action> {
         let Some((op, callid)) = &self.cib else {
             return vec![Action::IpcDisconnect { local }];
         };
-        let payload = serialize(&cib_refusal(op, callid, errno));
+        let payload = encoded(&msg::cib_refusal(op, callid, errno));
         if self.sync {
             vec![Action::IpcResponse {
                 local,
@@ -340,28 +325,17 @@ impl Refusal {
     }
 }
 
-/// The CIB manager's reply to call `callid` (operation `op`) failing with `errno`: what the
-/// CIB client library turns into "Call <op> failed: <strerror>".
-pub fn cib_refusal(op: &str, callid: &str, errno: i32) -> Element {
-    Element::new("cib-reply")
-        .with_attr("t", "cib")
-        .with_attr("cib_op", op)
-        .with_attr("cib_callid", callid)
-        .with_attr("cib_rc", errno)
-}
-
-fn destroy(session: &str) -> Element {
-    Element::new(LRMD_IPC_PROXY)
-        .with_attr(attr::IPC_OP, "destroy")
-        .with_attr(attr::IPC_SESSION, session)
-}
-
 #[cfg(test)]
+#[allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "tests make their own clock"
+)]
 mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::connection::dispatch::DispatchSettings;
+    use crate::dispatch::DispatchSettings;
     use crate::executor::{ExecLimits, Executor, Now};
     use crate::proto::{xml, Request};
 
@@ -380,17 +354,21 @@ mod tests {
                 max_recurring_operations: 8,
                 max_children: 8,
             },
-            crate::agents::Paths::default(),
+            Box::new(crate::agents::table::Table::default()),
         );
-        let mut d = Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
-            .with_sbd_probe(Box::new(|| false));
+        let mut d = Dispatcher::new(
+            DispatchSettings::default(),
+            executor,
+            Box::new(crate::dispatch::FixedHost::default()),
+            Instant::now(),
+        );
         let now = Now {
             mono: Instant::now(),
             epoch: 1_700_000_000,
         };
         d.connected(ConnId(1), "peer".into(), [1; 16]);
         d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now);
-        d.ipc_connected(LocalId(7), "cib_rw", 4242, "root", [0xab; 16]);
+        d.ipc_connected(IpcClientId(7), "cib_rw", 4242, "root", [0xab; 16]);
         d
     }
 
@@ -399,12 +377,12 @@ mod tests {
         actions.iter().find_map(|a| {
             let (id, payload) = match a {
                 Action::IpcResponse {
-                    local: LocalId(7),
+                    local: IpcClientId(7),
                     id,
                     payload,
                 } => (Some(*id), payload),
                 Action::IpcEvent {
-                    local: LocalId(7),
+                    local: IpcClientId(7),
                     payload,
                 } => (None, payload),
                 _ => return None,
@@ -419,12 +397,16 @@ mod tests {
     fn a_request_that_fits_is_relayed_with_its_size_checked_once_wrapped() {
         let mut d = with_session();
         let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2"/>"#);
-        let Relay::Send { to, payload, .. } = d.ipc_relay(LocalId(7), 3, 0x200, query, 1000) else {
+        let Relay::Send { to, payload, .. } = d.ipc_relay(IpcClientId(7), 3, 0x200, query, 1000)
+        else {
             panic!("not relayed");
         };
         assert_eq!(to, ConnId(1));
         assert!(payload.len() <= 1000);
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, Some(3));
+        assert_eq!(
+            d.sessions.by_local(IpcClientId(7)).unwrap().pending,
+            Some(3)
+        );
     }
 
     #[test]
@@ -436,17 +418,17 @@ mod tests {
             "\"".repeat(1000)
         );
         assert!(text.len() < 1100);
-        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), 5000) {
+        let out = match d.ipc_relay(IpcClientId(7), 4, 0x200, parse(&text), 5000) {
             Relay::Done(out) => out,
             Relay::Send { payload, .. } => panic!("relayed {} bytes", payload.len()),
         };
         assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
         assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
         // Nothing waits for a reply from the cluster; the next request still goes.
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
         let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
         assert!(matches!(
-            d.ipc_relay(LocalId(7), 5, 0, small, 5000),
+            d.ipc_relay(IpcClientId(7), 5, 0, small, 5000),
             Relay::Send { .. }
         ));
     }
@@ -456,12 +438,13 @@ mod tests {
         let mut d = with_session();
         // An asynchronous CIB call: its reply, and so its refusal, is an event.
         let query = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
-        let Relay::Send { refusal, .. } = d.ipc_relay(LocalId(7), 6, 0, query, usize::MAX) else {
+        let Relay::Send { refusal, .. } = d.ipc_relay(IpcClientId(7), 6, 0, query, usize::MAX)
+        else {
             panic!("not relayed");
         };
-        let out = d.ipc_relay_refused(LocalId(7), &refusal, -libc::EAGAIN);
+        let out = d.ipc_relay_refused(IpcClientId(7), &refusal, -libc::EAGAIN);
         assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
-        assert_eq!(d.sessions.by_local(LocalId(7)).unwrap().pending, None);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
     }
 
     #[test]
@@ -471,13 +454,15 @@ mod tests {
             r#"<create_attrd_op t="attrd" task="update" attr_value='{}'/>"#,
             "\"".repeat(1000)
         ));
-        let out = match d.ipc_relay(LocalId(7), 2, 0x200, update, 5000) {
+        let out = match d.ipc_relay(IpcClientId(7), 2, 0x200, update, 5000) {
             Relay::Done(out) => out,
             Relay::Send { .. } => panic!("relayed"),
         };
         assert!(matches!(
             out[..],
-            [Action::IpcDisconnect { local: LocalId(7) }]
+            [Action::IpcDisconnect {
+                local: IpcClientId(7)
+            }]
         ));
     }
 
@@ -490,7 +475,7 @@ mod tests {
             r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12" x='{}'/>"#,
             "\"".repeat(40_000)
         );
-        let out = match d.ipc_relay(LocalId(7), 4, 0x200, parse(&text), usize::MAX) {
+        let out = match d.ipc_relay(IpcClientId(7), 4, 0x200, parse(&text), usize::MAX) {
             Relay::Done(out) => out,
             Relay::Send { .. } => panic!("relayed"),
         };
@@ -501,7 +486,7 @@ mod tests {
             "a".repeat(1 << 20)
         );
         assert!(matches!(
-            d.ipc_relay(LocalId(7), 5, 0x200, parse(&plain), usize::MAX),
+            d.ipc_relay(IpcClientId(7), 5, 0x200, parse(&plain), usize::MAX),
             Relay::Send { .. }
         ));
         assert_eq!(
@@ -515,8 +500,8 @@ mod tests {
         let mut d = with_session();
         let q = parse("<x/>");
         assert!(matches!(
-            d.ipc_relay(LocalId(8), 1, 0, q, usize::MAX),
-            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: LocalId(8) }])
+            d.ipc_relay(IpcClientId(8), 1, 0, q, usize::MAX),
+            Relay::Done(a) if matches!(a[..], [Action::IpcDisconnect { local: IpcClientId(8) }])
         ));
     }
 }

@@ -16,12 +16,12 @@ use async_io::Timer;
 use futures_lite::future;
 use log::{debug, info, warn};
 
-use super::clients::ConnId;
-use super::dispatch::{Action, Dispatcher};
-use crate::agents::Invocation;
+use crate::dispatch::{Action, Dispatcher};
 use crate::executor::{Now, OpId};
+use crate::handles::ConnId;
 use crate::limits::Limits;
 use crate::mailbox::Mailbox;
+use crate::process::Invocation;
 use crate::process::{self, Reaper};
 use crate::transport::tls;
 use crate::wire;
@@ -56,7 +56,7 @@ pub struct Hub {
     alert_drain_until: Cell<Option<Instant>>,
     /// The local IPC server and its clients.
     #[cfg(feature = "ipc-proxy")]
-    pub(crate) ipc: crate::ipc::bridge::BridgeState,
+    pub(crate) ipc: super::bridge::BridgeState,
     outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
     /// Events for the daemon loop.
     pub control: Mailbox<Control>,
@@ -167,7 +167,8 @@ impl Hub {
             debug!("{to} is gone; message dropped");
             return;
         };
-        let Some(payload) = super::fit_outgoing(to, payload, self.limits.max_message_bytes) else {
+        let Some(payload) = super::conn::fit_outgoing(to, payload, self.limits.max_message_bytes)
+        else {
             return;
         };
         let weight = payload.len() + wire::HEADER_LEN;
@@ -242,7 +243,7 @@ impl Hub {
                         let _ = crate::sys::process::kill_group(pid, libc::SIGKILL);
                         warn!(
                             "could not send alert {id}: Alert agent did not complete within {}",
-                            crate::executor::result::readable_interval(timeout_ms)
+                            crate::agents::readable_interval(timeout_ms)
                         );
                         finished.await
                     }

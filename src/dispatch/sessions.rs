@@ -6,11 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::clients::ConnId;
-
-/// A local IPC client, by the handle the IPC server gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LocalId(pub u64);
+use crate::handles::{ConnId, IpcClientId};
 
 /// One proxied local client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +14,7 @@ pub struct Session {
     /// The session id (a UUID) the cluster knows it by.
     pub id: String,
     /// The local client.
-    pub local: LocalId,
+    pub local: IpcClientId,
     /// The cluster service it reaches (`cib_shm` is proxied as `cib_rw`).
     pub server: String,
     /// The cluster connection that relays it: the newest provider when it connected.
@@ -35,7 +31,7 @@ pub struct Session {
 #[derive(Debug, Default)]
 pub struct Sessions {
     by_id: BTreeMap<String, Session>,
-    by_local: BTreeMap<LocalId, String>,
+    by_local: BTreeMap<IpcClientId, String>,
 }
 
 impl Sessions {
@@ -46,7 +42,7 @@ impl Sessions {
     }
 
     /// The session of a local client.
-    pub fn by_local(&mut self, local: LocalId) -> Option<&mut Session> {
+    pub fn by_local(&mut self, local: IpcClientId) -> Option<&mut Session> {
         let id = self.by_local.get(&local)?;
         self.by_id.get_mut(id)
     }
@@ -57,13 +53,13 @@ impl Sessions {
     }
 
     /// Removes a local client's session.
-    pub fn remove_local(&mut self, local: LocalId) -> Option<Session> {
+    pub fn remove_local(&mut self, local: IpcClientId) -> Option<Session> {
         let id = self.by_local.remove(&local)?;
         self.by_id.remove(&id)
     }
 
     /// The local clients relayed by `provider`.
-    pub fn of_provider(&self, provider: ConnId) -> Vec<LocalId> {
+    pub fn of_provider(&self, provider: ConnId) -> Vec<IpcClientId> {
         self.by_id
             .values()
             .filter(|s| s.provider == provider)

@@ -1,18 +1,13 @@
-//! One cluster connection, from accepted socket to closed socket, and the hub they share.
+//! The task of one cluster connection, from accepted socket to closed socket.
 //!
 //! In: an accepted TCP stream and its place in the listener's budgets. The connection
 //! completes the TLS handshake within the deadline (or ends early when the listener drops it
 //! to make room), signs on within its own deadline, then turns plaintext into frames and
-//! requests for the [`dispatch::Dispatcher`], and writes what the dispatcher queues for it
+//! requests for the [`Dispatcher`](crate::dispatch::Dispatcher), and writes what the dispatcher queues for it
 //! into its outbox, one frame at a time, giving up on a peer only after a whole write timeout
 //! without progress. It never decides protocol rules itself. States: Handshake → AwaitSignon
 //! → Ready → Closed (a connection's sign-on is also tracked by the dispatcher's client table;
 //! draining is the daemon's state).
-
-pub mod clients;
-pub mod dispatch;
-pub mod hub;
-pub mod sessions;
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -23,16 +18,17 @@ use async_io::{Async, Timer};
 use futures_lite::future;
 use log::{info, trace, warn, Level};
 
+use super::hub::{now, Hub, OpenGuard};
+use crate::handles::ConnId;
 use crate::logging::Source::KeylessPeer;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Op, Request};
 use crate::transport::admission::Ticket;
 use crate::transport::explain;
+use crate::transport::listener::display_peer;
 use crate::transport::tls::{self, TlsStream};
 use crate::transport::watched::Watched;
 use crate::wire::{self, Deframer};
-pub use clients::ConnId;
-pub use hub::{now, Control, Hub, OpenGuard};
 
 /// Serves one accepted connection until it ends. Every error is logged here, once; lines
 /// about a peer that has not proved the key are rate-limited with all such peers.
@@ -133,9 +129,10 @@ pub async fn serve(
     let end = session(&hub, conn, &mut stream, &watched, &outbox).await;
     hub.detach(conn);
     outbox.close();
-    match &end {
-        Ok(why) => info!("{conn} from {peer}: {why}"),
-        Err(e) => warn!("{conn} from {peer}: {e}; closing"),
+    if end.is_orderly() {
+        info!("{conn} from {peer}: {end}");
+    } else {
+        warn!("{conn} from {peer}: {end}; closing");
     }
     let actions = hub.dispatcher.borrow_mut().disconnected(conn, now());
     hub.perform(actions);
@@ -160,7 +157,7 @@ async fn session(
     stream: &mut TlsStream<&Watched<'_>>,
     watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
-) -> Result<&'static str, String> {
+) -> SessionEnd {
     let mut deframer = Deframer::new(hub.limits.max_message_bytes);
     let mut buf = vec![0u8; 16 * 1024];
     let xml_limits = hub.xml_limits();
@@ -193,27 +190,30 @@ async fn session(
         .await;
         match event {
             Event::SignonLate => {
-                return Err(format!(
-                    "no sign-on within {} ms of the handshake (signon_timeout_ms)",
-                    hub.limits.signon_timeout.as_millis()
-                ))
+                return SessionEnd::SignonLate {
+                    limit: hub.limits.signon_timeout,
+                }
             }
             Event::Outgoing(Some(payload)) => {
-                write_frame(hub, stream, watched, outbox, &payload).await?
+                if let Err(end) = write_frame(hub, stream, watched, outbox, &payload).await {
+                    return end;
+                }
             }
-            Event::Outgoing(None) => return Ok("closed by the daemon"),
-            Event::Incoming(Ok(0)) if deframer.is_idle() => return Ok("closed by the peer"),
+            Event::Outgoing(None) => return SessionEnd::ClosedByDaemon,
+            Event::Incoming(Ok(0)) if deframer.is_idle() => return SessionEnd::ClosedByPeer,
             Event::Incoming(Ok(0)) => {
-                return Err(format!(
-                    "peer vanished mid-message ({} bytes of a frame received)",
-                    deframer.buffered()
-                ))
+                return SessionEnd::VanishedMidFrame {
+                    buffered: deframer.buffered(),
+                }
             }
             Event::Incoming(Ok(n)) => {
                 crate::sys::socket::set_quickack(watched.get_ref());
                 let mut input = &buf[..n];
                 while !input.is_empty() {
-                    let (used, frame) = deframer.feed(input).map_err(|e| e.to_string())?;
+                    let (used, frame) = match deframer.feed(input) {
+                        Ok(fed) => fed,
+                        Err(e) => return SessionEnd::BadFrame(e),
+                    };
                     input = &input[used..];
                     if let Some(frame) = frame {
                         trace!(
@@ -221,8 +221,10 @@ async fn session(
                             frame.header.id,
                             frame.payload.len()
                         );
-                        let root = xml::parse(&frame.payload, &xml_limits)
-                            .map_err(|e| format!("invalid XML in message: {e}"))?;
+                        let root = match xml::parse(&frame.payload, &xml_limits) {
+                            Ok(root) => root,
+                            Err(e) => return SessionEnd::BadXml(e),
+                        };
                         let request = Request::from_xml(&root);
                         if matches!(request.op, Op::Register { .. }) {
                             signon_due = None;
@@ -232,7 +234,7 @@ async fn session(
                     }
                 }
             }
-            Event::Incoming(Err(e)) => return Err(format!("read failed: {e}")),
+            Event::Incoming(Err(e)) => return SessionEnd::ReadFailed(e),
         }
     }
 }
@@ -246,7 +248,7 @@ async fn write_frame(
     watched: &Watched<'_>,
     outbox: &Mailbox<Rc<Vec<u8>>>,
     xml_text: &[u8],
-) -> Result<(), String> {
+) -> Result<(), SessionEnd> {
     enum End {
         Written(io::Result<()>),
         Stalled,
@@ -273,14 +275,81 @@ async fn write_frame(
     };
     match future::or(write, future::or(aborted, stalled)).await {
         End::Written(Ok(())) => Ok(()),
-        End::Written(Err(e)) => Err(format!("write failed: {e}")),
-        End::Stalled => Err(format!(
-            "peer took none of our data for {} ms (write_timeout_ms)",
-            limit.as_millis()
-        )),
-        End::Aborted => Err(String::from(
-            "disconnected by the daemon while a write was blocked",
-        )),
+        End::Written(Err(e)) => Err(SessionEnd::WriteFailed(e)),
+        End::Stalled => Err(SessionEnd::WriteStalled { limit }),
+        End::Aborted => Err(SessionEnd::DroppedWhileWriting),
+    }
+}
+
+/// Why a connection's session (after the handshake) ended; its log line says which.
+#[derive(Debug)]
+enum SessionEnd {
+    /// The peer closed between messages.
+    ClosedByPeer,
+    /// We closed it (exit, or the dispatcher dropped it) with nothing left to write.
+    ClosedByDaemon,
+    /// The peer sent no `register` within `signon_timeout_ms` of its handshake.
+    SignonLate {
+        /// The bound.
+        limit: Duration,
+    },
+    /// The peer closed in the middle of a frame.
+    VanishedMidFrame {
+        /// Bytes of the frame received.
+        buffered: usize,
+    },
+    /// The peer sent a frame we refuse (bad header, over the size bound).
+    BadFrame(wire::Error),
+    /// A frame's payload is not XML we accept (malformed, over a bound).
+    BadXml(xml::Error),
+    /// Reading from the peer failed.
+    ReadFailed(io::Error),
+    /// Writing to the peer failed.
+    WriteFailed(io::Error),
+    /// The peer took none of our data for `write_timeout_ms`.
+    WriteStalled {
+        /// The bound.
+        limit: Duration,
+    },
+    /// The daemon dropped the peer (its outbox overflowed, or exit) while a write was
+    /// blocked on it.
+    DroppedWhileWriting,
+}
+
+impl SessionEnd {
+    /// An end nobody is to blame for: logged as information rather than a warning.
+    fn is_orderly(&self) -> bool {
+        matches!(self, SessionEnd::ClosedByPeer | SessionEnd::ClosedByDaemon)
+    }
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionEnd::ClosedByPeer => f.write_str("closed by the peer"),
+            SessionEnd::ClosedByDaemon => f.write_str("closed by the daemon"),
+            SessionEnd::SignonLate { limit } => write!(
+                f,
+                "no sign-on within {} ms of the handshake (signon_timeout_ms)",
+                limit.as_millis()
+            ),
+            SessionEnd::VanishedMidFrame { buffered } => write!(
+                f,
+                "peer vanished mid-message ({buffered} bytes of a frame received)"
+            ),
+            SessionEnd::BadFrame(e) => e.fmt(f),
+            SessionEnd::BadXml(e) => write!(f, "invalid XML in message: {e}"),
+            SessionEnd::ReadFailed(e) => write!(f, "read failed: {e}"),
+            SessionEnd::WriteFailed(e) => write!(f, "write failed: {e}"),
+            SessionEnd::WriteStalled { limit } => write!(
+                f,
+                "peer took none of our data for {} ms (write_timeout_ms)",
+                limit.as_millis()
+            ),
+            SessionEnd::DroppedWhileWriting => {
+                f.write_str("disconnected by the daemon while a write was blocked")
+            }
+        }
     }
 }
 
@@ -313,16 +382,5 @@ pub fn fit_outgoing(to: ConnId, payload: Rc<Vec<u8>>, max_frame: usize) -> Optio
             );
             None
         }
-    }
-}
-
-/// Shows IPv4 peers of the dual-stack listener as plain IPv4.
-pub fn display_peer(peer: SocketAddr) -> String {
-    match peer {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => format!("{v4}:{}", v6.port()),
-            None => peer.to_string(),
-        },
-        SocketAddr::V4(_) => peer.to_string(),
     }
 }

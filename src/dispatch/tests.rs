@@ -1,6 +1,8 @@
 //! The dispatcher's rules, driven without sockets: requests in, actions out.
 
+use super::clients::Privilege;
 use super::*;
+use crate::proto::names::DIAGNOSTIC_CLIENT_NAME;
 use crate::proto::xml;
 
 fn dispatcher() -> Dispatcher {
@@ -11,10 +13,14 @@ fn dispatcher() -> Dispatcher {
             max_recurring_operations: 8,
             max_children: 8,
         },
-        crate::agents::Paths::default(),
+        Box::new(crate::agents::table::Table::default()),
     );
-    Dispatcher::new(DispatchSettings::default(), executor, Instant::now())
-        .with_sbd_probe(Box::new(|| false))
+    Dispatcher::new(
+        DispatchSettings::default(),
+        executor,
+        Box::new(FixedHost::default()),
+        Instant::now(),
+    )
 }
 
 fn now() -> Now {
@@ -62,7 +68,7 @@ fn register_gets_the_captured_reply_and_call_id_1() {
         "{text}"
     );
     let c = d.clients().get(ConnId(1)).unwrap();
-    assert!(c.is_provider && c.name.is_some());
+    assert!(c.is_provider() && c.name.is_some());
 }
 
 #[test]
@@ -79,7 +85,7 @@ fn old_or_missing_protocol_version_is_refused_with_eproto() {
             "{version}: {}",
             out[0].1
         );
-        assert!(!d.clients().get(ConnId(1)).unwrap().is_provider);
+        assert!(!d.clients().get(ConnId(1)).unwrap().is_provider());
     }
     let mut d = dispatcher();
     let text = REGISTER.replace(r#" lrmd_protocol_version="1.1""#, "");
@@ -251,7 +257,7 @@ fn shutdown_nack_exits_at_once() {
 #[cfg(feature = "ipc-proxy")]
 mod proxy {
     use super::*;
-    use crate::connection::sessions::LocalId;
+    use crate::handles::IpcClientId;
 
     fn element(text: &str) -> Element {
         xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
@@ -272,7 +278,7 @@ mod proxy {
         let mut d = dispatcher();
         signed_on(&mut d, 1, REGISTER);
         signed_on(&mut d, 2, REGISTER);
-        let out = sent(&d.ipc_connected(LocalId(7), "cib_shm", 4242, "root", [0xab; 16]));
+        let out = sent(&d.ipc_connected(IpcClientId(7), "cib_shm", 4242, "root", [0xab; 16]));
         let session = "abababab-abab-4bab-abab-abababababab";
         assert_eq!(
             out,
@@ -287,7 +293,7 @@ mod proxy {
         let query = element(
             r#"<cib_command t="cib" cib_op="cib_query" cib_callid="2" cib_callopt="4352"/>"#,
         );
-        let out = sent(&d.ipc_request(LocalId(7), 3, 0x200, query));
+        let out = sent(&d.ipc_request(IpcClientId(7), 3, 0x200, query));
         assert_eq!(
             out[0].1,
             format!(
@@ -302,18 +308,18 @@ mod proxy {
             sent(&out)[0].1.contains(r#"lrmd_rc="0""#),
             "every ipc_fwd is answered"
         );
-        assert!(out.iter().any(|a| matches!(a, Action::IpcResponse { local: LocalId(7), id: 3, payload } if payload.as_slice() == br#"<cib-reply cib_rc="0"/>"#)), "{out:?}");
+        assert!(out.iter().any(|a| matches!(a, Action::IpcResponse { local: IpcClientId(7), id: 3, payload } if payload.as_slice() == br#"<cib-reply cib_rc="0"/>"#)), "{out:?}");
         let event = response.replace(r#"lrmd_ipc_op="response""#, r#"lrmd_ipc_op="event""#);
         let out = d.handle(ConnId(2), request(&event), now());
         assert!(out.iter().any(|a| matches!(
             a,
             Action::IpcEvent {
-                local: LocalId(7),
+                local: IpcClientId(7),
                 ..
             }
         )));
         // The tool leaves: the cluster is told.
-        let out = sent(&d.ipc_closed(LocalId(7)));
+        let out = sent(&d.ipc_closed(IpcClientId(7)));
         assert_eq!(out.len(), 1);
         assert!(out[0].1.contains(r#"lrmd_ipc_op="destroy""#) && out[0].0 == 2);
         // The cluster's own destroy for it now names an unknown session: answered with destroy.
@@ -329,9 +335,9 @@ mod proxy {
     fn a_departing_provider_closes_its_sessions_only() {
         let mut d = dispatcher();
         signed_on(&mut d, 1, REGISTER);
-        d.ipc_connected(LocalId(1), "cib_ro", 1, "root", [1; 16]);
+        d.ipc_connected(IpcClientId(1), "cib_ro", 1, "root", [1; 16]);
         signed_on(&mut d, 2, REGISTER);
-        d.ipc_connected(LocalId(2), "attrd", 2, "root", [2; 16]);
+        d.ipc_connected(IpcClientId(2), "attrd", 2, "root", [2; 16]);
         let out = d.disconnected(ConnId(1), now());
         let closed: Vec<_> = out
             .iter()
@@ -340,9 +346,9 @@ mod proxy {
                 _ => None,
             })
             .collect();
-        assert_eq!(closed, [LocalId(1)]);
+        assert_eq!(closed, [IpcClientId(1)]);
         assert!(
-            d.ipc_closed(LocalId(1)).is_empty(),
+            d.ipc_closed(IpcClientId(1)).is_empty(),
             "nothing to tell a gone provider"
         );
     }
@@ -351,7 +357,7 @@ mod proxy {
 #[test]
 fn unprivileged_local_clients_may_only_sign_on_and_poke() {
     let mut d = dispatcher();
-    d.local_connected(ConnId(5), "local".into(), false, [5; 16]);
+    d.local_connected(ConnId(5), "local".into(), Privilege::SignOnOnly, [5; 16]);
     let register = REGISTER.replace(r#" lrmd_is_ipc_provider="true""#, "");
     let out = sent(&d.handle(ConnId(5), request(&register), now()));
     assert!(out[0].1.contains(r#"lrmd_rc="0""#), "{out:?}");
@@ -363,7 +369,7 @@ fn unprivileged_local_clients_may_only_sign_on_and_poke() {
     let check = r#"<lrmd_command lrmd_op="lrmd_check" lrmd_remote_msg_id="9"/>"#;
     assert!(d.handle(ConnId(5), request(check), now()).is_empty());
     // A local client never becomes an IPC provider, privileged or not.
-    d.local_connected(ConnId(6), "local".into(), true, [6; 16]);
+    d.local_connected(ConnId(6), "local".into(), Privilege::Full, [6; 16]);
     let out = sent(&d.handle(ConnId(6), request(REGISTER), now()));
     assert!(
         out.iter().any(|(_, t)| t.contains(r#"lrmd_rc="-13""#)),
@@ -375,4 +381,151 @@ fn unprivileged_local_clients_may_only_sign_on_and_poke() {
         out[0].1.contains(r#"lrmd_rc="0""#),
         "privileged local clients may: {out:?}"
     );
+}
+
+/// A dispatcher whose executor knows one agent, `ocf:test:Dummy`.
+fn with_dummy_agent() -> Dispatcher {
+    let agents = crate::agents::table::Table::default().with("ocf", Some("test"), "Dummy");
+    let executor = Executor::new(
+        crate::executor::ExecLimits {
+            max_resources: 8,
+            max_queued_operations: 8,
+            max_recurring_operations: 8,
+            max_children: 8,
+        },
+        Box::new(agents),
+    );
+    Dispatcher::new(
+        DispatchSettings::default(),
+        executor,
+        Box::new(FixedHost::default()),
+        Instant::now(),
+    )
+}
+
+const REGISTER_DROP: &str = r#"<lrmd_command lrmd_op="lrmd_rsc_register" lrmd_callopt="1" lrmd_remote_msg_id="5"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="r1" lrmd_class="ocf" lrmd_provider="test" lrmd_type="Dummy"/></lrmd_calldata></lrmd_command>"#;
+const MONITOR_10S: &str = r#"<lrmd_command lrmd_op="lrmd_rsc_exec" lrmd_remote_msg_id="6"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="r1" lrmd_rsc_action="monitor" lrmd_rsc_interval="10000"/></lrmd_calldata></lrmd_command>"#;
+const GET_RECURRING: &str = r#"<lrmd_command lrmd_op="lrmd_get_recurring" lrmd_remote_msg_id="7"><lrmd_calldata><lrmd_rsc/></lrmd_calldata></lrmd_command>"#;
+
+/// Registers `r1` with "drop recurring" through `conn` and runs a 10 s monitor once.
+fn with_a_recurring_monitor(d: &mut Dispatcher, conn: u64) {
+    assert!(
+        sent(&d.handle(ConnId(conn), request(REGISTER_DROP), now()))[0]
+            .1
+            .contains(r#"lrmd_rc="0""#)
+    );
+    let out = d.handle(ConnId(conn), request(MONITOR_10S), now());
+    let op = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Spawn { op, .. } => Some(*op),
+            _ => None,
+        })
+        .expect("the monitor starts");
+    d.child_spawned(op, 4242);
+    let finished = crate::process::Finished {
+        exit: crate::process::ChildExit::Code(0),
+        stdout: Default::default(),
+        stderr: Default::default(),
+    };
+    d.child_finished(op, finished, now());
+}
+
+/// Whether `r1` still has a recurring operation, asked by a fresh cluster connection.
+fn recurring_left(d: &mut Dispatcher) -> bool {
+    signed_on(d, 99, REGISTER);
+    let out = sent(&d.handle(ConnId(99), request(GET_RECURRING), now()));
+    let reply = &out.iter().find(|(to, _)| *to == 99).unwrap().1;
+    reply.contains("lrmd_rsc_op")
+}
+
+#[test]
+fn the_last_cluster_client_leaving_drops_recurring_operations() {
+    let mut d = with_dummy_agent();
+    signed_on(&mut d, 1, REGISTER);
+    with_a_recurring_monitor(&mut d, 1);
+    d.disconnected(ConnId(1), now());
+    assert!(!recurring_left(&mut d));
+}
+
+#[test]
+fn a_local_executor_client_left_behind_keeps_recurring_operations() {
+    // protocol.md 13: the count of every client, local ones included, must fall to none.
+    let mut d = with_dummy_agent();
+    signed_on(&mut d, 1, REGISTER);
+    d.local_connected(ConnId(5), "local".into(), Privilege::Full, [5; 16]);
+    with_a_recurring_monitor(&mut d, 1);
+    d.disconnected(ConnId(1), now());
+    assert!(recurring_left(&mut d), "a local client is still connected");
+    // A local client leaving takes only what it created itself.
+    d.disconnected(ConnId(5), now());
+    assert!(recurring_left(&mut d));
+}
+
+#[test]
+fn missing_fields_get_einval_and_a_missing_id_enodev_on_unregister() {
+    let mut d = dispatcher();
+    signed_on(&mut d, 1, REGISTER);
+    let cases = [
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_register" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="r" lrmd_class="ocf"/></lrmd_calldata></lrmd_command>"#,
+            "-22",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_register" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="" lrmd_class="ocf" lrmd_type="x"/></lrmd_calldata></lrmd_command>"#,
+            "-22",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_exec" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="r"/></lrmd_calldata></lrmd_command>"#,
+            "-22",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_exec" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="nope" lrmd_rsc_action="start"/></lrmd_calldata></lrmd_command>"#,
+            "-19",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_cancel" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_action="monitor"/></lrmd_calldata></lrmd_command>"#,
+            "-22",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_cancel" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="nope" lrmd_rsc_action="monitor"/></lrmd_calldata></lrmd_command>"#,
+            "-19",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_unregister" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc/></lrmd_calldata></lrmd_command>"#,
+            "-19",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_unregister" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="nope"/></lrmd_calldata></lrmd_command>"#,
+            "0",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_rsc_info" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc/></lrmd_calldata></lrmd_command>"#,
+            "-19",
+        ),
+        (
+            r#"<lrmd_command lrmd_op="lrmd_get_recurring" lrmd_remote_msg_id="2"><lrmd_calldata><lrmd_rsc lrmd_rsc_id="nope"/></lrmd_calldata></lrmd_command>"#,
+            "-19",
+        ),
+    ];
+    for (text, rc) in cases {
+        let out = sent(&d.handle(ConnId(1), request(text), now()));
+        assert!(
+            out[0].1.contains(&format!(r#"lrmd_rc="{rc}""#)),
+            "{text}: {}",
+            out[0].1
+        );
+    }
+}
+
+#[cfg(feature = "alerts")]
+#[test]
+fn an_alert_without_its_user_gets_einval_and_runs_nothing() {
+    let mut d = dispatcher();
+    d.settings.max_alerts = 4;
+    signed_on(&mut d, 1, REGISTER);
+    let alert = r#"<lrmd_command lrmd_op="lrmd_alert_exec" lrmd_remote_msg_id="3"><lrmd_calldata><lrmd_alert lrmd_alert_id="a1" lrmd_alert_path="/bin/true" lrmd_timeout="1000"/></lrmd_calldata></lrmd_command>"#;
+    let out = d.handle(ConnId(1), request(alert), now());
+    assert!(sent(&out)[0].1.contains(r#"lrmd_rc="-22""#), "{out:?}");
+    assert!(!out.iter().any(|a| matches!(a, Action::SpawnAlert { .. })));
 }

@@ -13,11 +13,11 @@ use std::rc::Rc;
 use async_executor::LocalExecutor;
 use log::{debug, warn};
 
-use super::{Cred, IpcClientId, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
-use crate::connection::clients::ConnId;
-use crate::connection::dispatch::proxy::Relay;
-use crate::connection::hub::{now, Hub, RelayRefused};
-use crate::connection::sessions::LocalId;
+use super::hub::{now, Hub, RelayRefused};
+use crate::dispatch::clients::Privilege;
+use crate::dispatch::proxy::Relay;
+use crate::handles::{ConnId, IpcClientId};
+use crate::ipc::{Cred, IpcConfig, IpcError, IpcEvent, IpcServer, StartError};
 use crate::logging::Source;
 use crate::mailbox::Mailbox;
 use crate::proto::{xml, Request};
@@ -84,7 +84,7 @@ async fn pump(hub: Rc<Hub>, events: Mailbox<IpcEvent>) {
                         hub.ipc.by_conn.borrow_mut().remove(&conn);
                         hub.dispatcher.borrow_mut().disconnected(conn, now())
                     }
-                    None => hub.dispatcher.borrow_mut().ipc_closed(LocalId(client.0)),
+                    None => hub.dispatcher.borrow_mut().ipc_closed(client),
                 };
                 hub.perform(actions);
             }
@@ -102,7 +102,7 @@ fn connected(
 ) {
     let Ok(random) = tls::random_16() else {
         warn!("{client}: no random bytes for a session id; closing it");
-        hub.ipc_disconnect(LocalId(client.0));
+        hub.ipc_disconnect(client);
         return;
     };
     if service == "lrmd" {
@@ -112,17 +112,21 @@ fn connected(
         hub.dispatcher.borrow_mut().local_connected(
             conn,
             format!("local {cred}"),
-            privileged,
+            if privileged {
+                Privilege::Full
+            } else {
+                Privilege::SignOnOnly
+            },
             random,
         );
         return;
     }
     debug!("{client} ({cred}, user {user}) opened {service}");
     let pid = u32::try_from(cred.pid).unwrap_or(0);
-    let actions =
-        hub.dispatcher
-            .borrow_mut()
-            .ipc_connected(LocalId(client.0), service, pid, user, random);
+    let actions = hub
+        .dispatcher
+        .borrow_mut()
+        .ipc_connected(client, service, pid, user, random);
     hub.perform(actions);
 }
 
@@ -132,7 +136,7 @@ fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8])
         Ok(m) => m,
         Err(e) => {
             warn!("{client} sent invalid XML ({e}); closing it");
-            hub.ipc_disconnect(LocalId(client.0));
+            hub.ipc_disconnect(client);
             return;
         }
     };
@@ -148,7 +152,7 @@ fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8])
             hub.ipc.current.set(None);
             return;
         }
-        None => relay(hub, LocalId(client.0), id, flags, message),
+        None => relay(hub, client, id, flags, message),
     };
     hub.perform(actions);
 }
@@ -158,11 +162,11 @@ fn request(hub: &Rc<Hub>, client: IpcClientId, id: u32, flags: u32, text: &[u8])
 /// while the outbox is full, -ENOTCONN if the cluster connection is gone).
 fn relay(
     hub: &Rc<Hub>,
-    local: LocalId,
+    local: IpcClientId,
     id: u32,
     flags: u32,
     message: crate::proto::xml::Element,
-) -> Vec<crate::connection::dispatch::Action> {
+) -> Vec<crate::dispatch::Action> {
     // A frame carries header, text and a NUL within max_message_bytes (protocol.md 6.1).
     let max_text = hub
         .limits
@@ -188,9 +192,8 @@ fn relay(
             crate::limited!(
                 Source::LocalClient,
                 log::Level::Warn,
-                "not relaying request {id} of local client ipc#{}: {len} bytes do not fit \
-                 the {share} bytes relays may queue for {to} ({queued} queued); refused with -EAGAIN",
-                local.0
+                "not relaying request {id} of local client {local}: {len} bytes do not fit \
+                 the {share} bytes relays may queue for {to} ({queued} queued); refused with -EAGAIN"
             );
             -libc::EAGAIN
         }
@@ -202,11 +205,10 @@ fn relay(
 
 impl Hub {
     /// Sends to a local client: a response to request `id`, or an event.
-    pub(crate) fn ipc_send(&self, local: LocalId, id: Option<u32>, payload: &[u8]) {
+    pub(crate) fn ipc_send(&self, client: IpcClientId, id: Option<u32>, payload: &[u8]) {
         let Some(server) = self.ipc.server.borrow().clone() else {
             return;
         };
-        let client = IpcClientId(local.0);
         let sent = match id {
             Some(id) => server.send_response(client, id, payload, 0),
             None => server.send_event(client, payload),
@@ -228,9 +230,9 @@ impl Hub {
     }
 
     /// Closes a local client.
-    pub(crate) fn ipc_disconnect(&self, local: LocalId) {
+    pub(crate) fn ipc_disconnect(&self, local: IpcClientId) {
         if let Some(server) = self.ipc.server.borrow().clone() {
-            server.disconnect(IpcClientId(local.0));
+            server.disconnect(local);
         }
     }
 
@@ -244,7 +246,7 @@ impl Hub {
             Some((conn, id)) if reply && conn == to => Some(id),
             _ => None,
         };
-        self.ipc_send(LocalId(client.0), id, payload);
+        self.ipc_send(client, id, payload);
         true
     }
 
