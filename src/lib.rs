@@ -43,5 +43,7 @@ pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod mailbox;
+#[cfg(feature = "pidone")]
+pub mod pidone;
 
 pub mod sys;

@@ -1264,7 +1264,9 @@ fn missing_key_file_logs_how_to_make_one() {
     let line = d.wait_log("dd if=/dev/urandom", STEP);
     // The command refuses to overwrite an existing key (set -C), so following it is safe.
     assert!(
-        line.contains(&format!("set -C; dd if=/dev/urandom bs=4096 count=1 > {path})")),
+        line.contains(&format!(
+            "set -C; dd if=/dev/urandom bs=4096 count=1 > {path})"
+        )),
         "{line}"
     );
     // Connections fail until the key exists; then they work without a restart.
