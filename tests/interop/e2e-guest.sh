@@ -80,10 +80,11 @@ daemon_pid() {
     echo "$p"
 }
 starts() { grep -c ': guest .* up' "$GSTATE/agent.log" 2>/dev/null || true; }
-# The Dummy's state file inside the guest's own /run (seen through its init's root).
+# The Dummy's state file (ocf:pacemaker:Dummy keeps it in /run) inside the guest's own /run,
+# seen through its init's root.
 dummy_file_in_guest() {
     local p
-    p=$(init_pid) && [[ -e /proc/$p/root/run/resource-agents/Dummy-$DUMMY.state ]]
+    p=$(init_pid) && [[ -e /proc/$p/root/run/Dummy-$DUMMY.state ]]
 }
 dummy_on_guest() { rsc_on "$DUMMY" "$GUEST" && dummy_file_in_guest; }
 monitor_ok() {
@@ -105,7 +106,10 @@ recover() {
     snapshot "after-$name"
 }
 fail_step() {
+    local p
     snapshot "fail-$1"
+    mon_xml >"$STATE/crm_mon-fail-$1.xml" 2>&1 || true
+    p=$(init_pid) && ls -la "/proc/$p/root/run/" >"$STATE/guest-run-fail-$1.txt" 2>&1
     sed 's/^/  /' "$STATE/crm_mon-fail-$1.txt" >&2
     pcmkr_die "$1: not reached within $STEP_TIMEOUT s (guest: $(guest_state))"
 }
@@ -200,7 +204,7 @@ pcmkr_wait_until "$STEP_TIMEOUT" dummy_on_guest || fail_step dummy
 timing dummy_running $(( $(pcmkr_now_ms) - T0 ))
 pcmkr_wait_until "$STEP_TIMEOUT" monitor_ok || fail_step dummy_monitor
 timing dummy_monitored $(( $(pcmkr_now_ms) - T0 ))
-[[ ! -e /run/resource-agents/Dummy-$DUMMY.state ]] || pcmkr_die "the Dummy's state file is on the host, not in the guest"
+[[ ! -e /run/Dummy-$DUMMY.state ]] || pcmkr_die "the Dummy's state file is on the host, not in the guest"
 snapshot online
 
 pcmkr_log "== kill_daemon: SIGKILL to the daemon in the guest"
