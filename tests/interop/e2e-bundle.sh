@@ -47,9 +47,8 @@ NS=pcmkr-bundle-$$
 VETH=pcmkrb$$
 MARK="# pcmkr e2e-bundle.sh $$"
 STARTED_CLUSTER='' LOG_OFFSET=0 TORN_DOWN='' CREATED=() WROTE_CONF='' ADDED_BUNDLE=''
-had_varlib=0 had_bundle_logs=0
+had_varlib=0
 [[ -e /var/lib/containers ]] && had_varlib=1
-[[ -e $BUNDLE_LOGS ]] && had_bundle_logs=1
 
 timing() { echo "TIMING $1 $2"; pcmkr_log "$1: $2 ms"; }
 result() { echo "RESULT $1 $2"; pcmkr_log "$1: $2"; }
@@ -78,14 +77,15 @@ replica_state() {
 replica_online() { [[ $(replica_state) == online ]]; }
 replica_offline() { [[ $(replica_state) != online ]]; }
 container_pid() { podman inspect --format '{{.State.Pid}}' "$CONTAINER" 2>/dev/null | grep -E '^[1-9][0-9]*$'; }
-# The Dummy runs on the replica's node, and its state file is in the container.
+# The Dummy is active and not failed in the bundle, and its state file (Dummy keeps it in
+# /run) is in the container, not on the host.
 dummy_in_container() {
     local x
     x=$(mon_xml) || return 1
     [[ $(xq "string(//bundle[@id='$BUNDLE']//resource[@id='$DUMMY']/@active)" <<<"$x") == true &&
-       $(xq "string(//bundle[@id='$BUNDLE']//resource[@id='$DUMMY']/@failed)" <<<"$x") == false &&
-       $(xq "string(//bundle[@id='$BUNDLE']//resource[@id='$DUMMY']/node/@name)" <<<"$x") == "$REPLICA" ]] || return 1
-    timeout 20 podman exec "$CONTAINER" /bin/sh -c "ls /run/resource-agents/Dummy-$DUMMY*.state" >/dev/null 2>&1
+       $(xq "string(//bundle[@id='$BUNDLE']//resource[@id='$DUMMY']/@failed)" <<<"$x") == false ]] || return 1
+    ! ls /run/Dummy-"$DUMMY"*.state >/dev/null 2>&1 &&
+        timeout 20 podman exec "$CONTAINER" /bin/sh -c "ls /run/Dummy-$DUMMY*.state" >/dev/null 2>&1
 }
 monitor_ok() {
     local op
@@ -100,6 +100,7 @@ bundle_stopped() {
 }
 fail_step() {
     snapshot "fail-$1"
+    mon_xml >"$STATE/crm_mon-fail-$1.xml" 2>&1 || true
     sed 's/^/  /' "$STATE/crm_mon-fail-$1.txt" >&2
     podman ps -a >"$STATE/podman-ps-fail-$1.txt" 2>&1 || true
     pcmkr_die "$1: not reached within $STEP_TIMEOUT s (replica: $(replica_state))"
@@ -134,11 +135,12 @@ teardown() {
     umount "$PODMAN_DIR/storage/overlay" 2>/dev/null || true
     rm -rf --one-file-system "$PODMAN_DIR" || ok=1
     for c in "$CONF_DIR/containers.conf" "$CONF_DIR/storage.conf"; do
-        if [[ -f $c ]] && head -n1 "$c" | grep -qxF "$MARK"; then rm -f "$c"; fi
+        if [[ -f $c ]] && head -n1 "$c" | grep -qF "$MARK:"; then rm -f "$c"; fi
+        [[ -e $c ]] && { pcmkr_log "$c is still there"; ok=1; }
     done
     (( had_varlib )) || rm -rf /var/lib/containers
+    # The replica's log directory (the podman agent made it; pacemakerd makes $BUNDLE_LOGS).
     rm -rf "${BUNDLE_LOGS:?}/$REPLICA"
-    (( had_bundle_logs )) || rmdir "$BUNDLE_LOGS" 2>/dev/null || true
     for c in /sys/fs/cgroup/*/libpod_parent "$(findmnt -rno TARGET -t cgroup2 | head -n1)/libpod_parent"; do
         [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
         [[ -d $c ]] && pcmkr_log "NOTE: cgroup $c not removed (another podman user?)"

@@ -12,13 +12,15 @@
 #  3. env file: /etc/pacemaker/pcmk-init.env sets the port (used) and a log file (not used:
 #     the environment already names one).
 #  4. SIGTERM with no cluster: exit status 0 within 2 s.
+#  5. (ours) PCMK_remote_pid1=full without being PID 1: an agent's orphans are re-parented to
+#     the daemon (a child subreaper) and reaped.
 # Prints "PASS: <step>" and "TIMING <name> <ms>"; with PCMKR_DAEMON_KIND=original nothing is
 # asserted where the original differs on purpose, and "FINDING: ..." lines say what it did.
 # Env: PCMKR_DAEMON_KIND (ours), PCMKR_STATE_DIR, PCMKR_DRIVER, PCMKR_KEY.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-[[ $# -ge 1 ]] || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 for c in unshare nsenter ip ss jq; do command -v "$c" >/dev/null || pcmkr_die "$c is missing"; done
 
 kind=${PCMKR_DAEMON_KIND:-ours}
@@ -33,7 +35,11 @@ cleanup() {
     local rc=$?
     trap - EXIT
     [[ -n $control ]] && { kill -KILL "$control" 2>/dev/null; wait "$control" 2>/dev/null; }
-    [[ -n $PCMKR_DAEMON_PID ]] && stop_pid1
+    if [[ -n $PCMKR_DAEMON_PID && -n $p1 ]]; then
+        stop_pid1
+    else
+        pcmkr_daemon_stop "$PCMKR_DAEMON_PID"
+    fi
     "$PCMKR_INTEROP_DIR/netns.sh" down "$ns"
     rm -f "$agent_dir/pcmkr-orphans" "/run/pcmkr-orphans-$rsc.state"
     rmdir "$agent_dir" 2>/dev/null || true
@@ -155,7 +161,7 @@ end_pid1() {
     fi
     pid1_rc=0
     wait "$PCMKR_DAEMON_PID" 2>/dev/null || pid1_rc=$?
-    PCMKR_DAEMON_PID=''
+    PCMKR_DAEMON_PID='' p1=''
 }
 daemon=("$@")
 
@@ -272,3 +278,28 @@ elif [[ $kind == original ]]; then
 else
     pcmkr_die "still running 5 s after SIGTERM"
 fi
+
+[[ $kind == original ]] && exit 0
+pcmkr_log "== 5. PCMK_remote_pid1=full, not PID 1: orphans of agents come to the daemon"
+PCMK_remote_pid1=full pcmkr_daemon_start "$ns" "$state/subreaper.log" "${daemon[@]}"
+pcmkr_daemon_wait_listen "$ns" "$PCMKR_DAEMON_PID" 10 || pcmkr_die "daemon did not come up ($state/subreaper.log)"
+d=$PCMKR_DAEMON_PID
+PCMK_authkey_location=$PCMKR_KEY "$driver" --server "$addr" --port "$PCMKR_PORT" --timeout 60 \
+    connect "register:$rsc:ocf:pcmkrtest:pcmkr-orphans" events:1:5000 \
+    "exec:$rsc:monitor:0:10000:0:rc=0,orphans=2,orphan_ms=800" "wait:$rsc:monitor:10000" \
+    "unregister:$rsc" events:1:5000 disconnect >"$state/subreaper.jsonl" 2>"$state/driver.err" ||
+    pcmkr_die "driver failed: $(tail -n 3 "$state/driver.err")"
+adopted=0
+# shellcheck disable=SC2013 # one line of pids
+for c in $(cat "/proc/$d/task/$d/children" 2>/dev/null); do
+    [[ $(cat "/proc/$c/comm" 2>/dev/null) == sleep ]] && adopted=$((adopted + 1))
+done
+(( adopted == 2 )) || pcmkr_die "$adopted of the agent's 2 orphans are the daemon's children"
+sleep 1.5
+z=$(zombies_under "$d")
+(( z == 0 )) || pcmkr_die "$z zombies under the daemon after its adopted orphans exited"
+grep -q 'container init mode (PCMK_remote_pid1=full)' "$state/subreaper.log" ||
+    pcmkr_die "no container init mode line in subreaper.log"
+echo "PASS: PCMK_remote_pid1=full: the agent's 2 orphans were adopted by the daemon and reaped"
+pcmkr_daemon_stop "$PCMKR_DAEMON_PID"
+PCMKR_DAEMON_PID=''
