@@ -12,8 +12,8 @@
 #                  recovered, the node and the Dummy come back
 #   kill_guest     every process of the guest killed and its namespace deleted: the same
 #   drain          (PCMKR_GUEST_PID1=1 only) SIGTERM to the daemon, PID 1 of the guest's own
-#                  PID namespace: the cluster stops the Dummy, then the daemon exits 0; after
-#                  `crm_resource --refresh` the guest is recovered and the Dummy is back
+#                  PID namespace: the cluster stops the Dummy, then the daemon exits 0; the
+#                  node is offline and the guest is not restarted (a graceful leave)
 #   stop           the guest resource's target-role Stopped: the Dummy is stopped first (no
 #                  resource left in the guest when the guest's stop runs), then the guest
 # Prints "TIMING <step> <ms>", "RESULT <name> <value>" and a final PASS/FAIL on stdout.
@@ -228,6 +228,7 @@ if [[ $PID1 == 1 ]]; then
     drain_offset=$(stat -c %s "$CLUSTER_LOG")
     T0=$(pcmkr_now_ms)
     kill -TERM "$d"
+    status=''
     exited() { [[ -s $GSTATE/daemon.exit ]]; }
     if pcmkr_wait_until "$STEP_TIMEOUT" exited; then
         status=$(cat "$GSTATE/daemon.exit")
@@ -244,15 +245,17 @@ if [[ $PID1 == 1 ]]; then
         fail_step drain
     fi
     snapshot after-drain
-    # After a graceful stop the cluster leaves the connection stopped until its next
-    # transition (README "Signals"; the original alike); a refresh brings the node back: the
-    # connection fails against the guest without a daemon, and the guest is recovered.
-    T0=$(pcmkr_now_ms)
-    timeout 20 crm_resource --refresh -r "$GUEST" >/dev/null 2>&1 || true
-    if pcmkr_wait_until "$STEP_TIMEOUT" guest_online && pcmkr_wait_until "$STEP_TIMEOUT" dummy_on_guest; then
-        timing drain_online_after_refresh $(( $(pcmkr_now_ms) - T0 ))
-    else
-        result drain_online_after_refresh "no (guest: $(guest_state))"
+    # A graceful leave, not a crash: the node is offline with its Dummy stopped, and the
+    # guest was not "fenced" (restarted). The cluster leaves the connection stopped until
+    # the guest resource restarts (as for a remote node after a graceful stop).
+    if [[ -n $status ]]; then
+        n=$(starts)
+        left_cleanly() { guest_offline && rsc_stopped "$DUMMY"; }
+        pcmkr_wait_until "$STEP_TIMEOUT" left_cleanly || fail_step drain_left
+        timing drain_node_offline $(( $(pcmkr_now_ms) - T0 ))
+        sleep 5
+        (( $(starts) == n )) || pcmkr_die "the guest was restarted after a graceful drain"
+        result drain_guest_restarted no
     fi
 fi
 
