@@ -9,10 +9,14 @@
 
 mod scripts;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "pidone")]
+use std::path::PathBuf;
 use std::time::Duration;
 
-use scripts::{interop, missing, missing_liblrmd, skip_or_fail, Script, DAEMON};
+#[cfg(feature = "pidone")]
+use scripts::missing_liblrmd;
+use scripts::{interop, missing, skip_or_fail, Script, DAEMON};
 
 /// Debian's original daemon, unpacked once (tests/interop/original-daemon.sh).
 fn original() -> String {
@@ -201,6 +205,7 @@ fn guest_node_with_our_daemon_as_pid1_drains_on_sigterm() {
 }
 
 /// Our static binary (`cross/build x86_64-generic`), or PCMKR_STATIC_BINARY.
+#[cfg(feature = "pidone")]
 fn static_binary() -> PathBuf {
     if let Ok(p) = std::env::var("PCMKR_STATIC_BINARY") {
         if !p.is_empty() {
