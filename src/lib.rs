@@ -57,6 +57,8 @@ pub mod ipc;
 // The shell, and what it shares with its tasks.
 pub mod daemon;
 pub mod mailbox;
+#[cfg(feature = "pidone")]
+pub mod pidone;
 
 // The client side.
 pub mod check;

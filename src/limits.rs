@@ -243,6 +243,19 @@ pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);
 /// can read the key (key advice), so a huge directory service cannot stall the daemon.
 pub const USER_DATABASE_SCAN_MAX: usize = 100_000;
 
+// Container init mode (feature pidone, src/pidone.rs): the daemon as PID 1 of a container.
+
+/// Orphans reaped in one pass of the event loop when the daemon is a container's PID 1. More
+/// waiting zombies (a fork bomb inside the container) are reaped in later passes: the pass
+/// raises SIGCHLD again, so cluster connections get their turn in between and no zombie is
+/// left behind.
+pub const PIDONE_REAP_BATCH: usize = 1024;
+
+/// Largest `/etc/pacemaker/pcmk-init.env` read in container init mode (the original reads it
+/// whole). A larger file is not applied at all, with a warning naming this bound; the daemon
+/// starts with the environment it was given.
+pub const PIDONE_ENV_FILE_MAX_BYTES: u64 = 64 * 1024;
+
 // D-Bus client (feature class-systemd, src/dbus/). The system bus is a local, privileged
 // peer, but any program on it may send us a signal, so everything it hands us is bounded. These
 // are fixed: systemd's messages are small, and no operator needs to tune them.

@@ -42,6 +42,9 @@ fn main() {
 
 fn run_daemon(cli: &cli::Cli) -> i32 {
     let logger = Logger::init(cli.verbose);
+    // pidone hook: container init mode applies its environment before the settings are read.
+    #[cfg(feature = "pidone")]
+    let pid_one = pcmk_remoted::pidone::prepare();
     let env = |k: &str| std::env::var(k).ok();
     let (sources, mut notes) = match Sources::read(cli.sysconfig.as_deref(), &env) {
         Ok(s) => s,
@@ -62,6 +65,9 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
     for n in notes {
         log::warn!("{n}");
     }
+    // pidone hook: what container init mode did, now that the log files are open.
+    #[cfg(feature = "pidone")]
+    pid_one.log();
     log::info!(
         "{} starting (pid {}){}",
         pcmk_remoted::about::version_line(),

@@ -29,6 +29,7 @@ const ALLOWED: &str = "
     daemon -> limits
     daemon -> logging
     daemon -> mailbox
+    daemon -> pidone
     daemon -> process
     daemon -> proto
     daemon -> sys
@@ -72,6 +73,13 @@ const ALLOWED: &str = "
     ipc -> logging
     ipc -> mailbox
     ipc -> sys
+
+    # container init mode (pidone): the environment file, orphan reaping
+    pidone -> config
+    pidone -> limits
+    pidone -> logging
+    pidone -> process
+    pidone -> sys
 
     # the D-Bus client (class-systemd)
     dbus -> limits

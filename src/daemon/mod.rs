@@ -276,7 +276,13 @@ async fn serve(
                             let actions = hub.dispatcher.borrow_mut().shutdown_requested();
                             hub.perform(actions);
                         }
-                        signal::SIGCHLD => hub.reaper.reap(),
+                        signal::SIGCHLD => {
+                            hub.reaper.reap();
+                            // pidone hook: as a container's PID 1, reap orphans too (after
+                            // the agents, never their statuses; src/pidone.rs).
+                            #[cfg(feature = "pidone")]
+                            crate::pidone::reap_orphans(&hub.reaper);
+                        }
                         signal::SIGHUP => {
                             crate::logging::Logger::reopen_files();
                             info!("SIGHUP: log files reopened; the authentication key will be re-read on the next handshake");

@@ -9,6 +9,8 @@
 #[cfg(feature = "ipc-proxy")]
 pub mod ipc_socket;
 pub mod process;
+#[cfg(feature = "pidone")]
+pub mod reap;
 pub mod signal;
 pub mod socket;
 pub mod time;
