@@ -7,6 +7,7 @@
 //! the [`agents::Lookup`] it is given. The rules are those of protocol.md 9 and 11.
 
 pub mod event;
+pub mod journal;
 pub mod operation;
 pub mod request;
 pub mod resource;
@@ -447,6 +448,13 @@ impl Executor {
         else {
             return;
         };
+        if let (ChildExit::Code(_), Some(pid), Some(o)) =
+            (finished.exit, run.pid, self.ops.get(&op))
+        {
+            // The original logs the output of agents that exited on their own only.
+            let key = journal::op_key(&o.rsc_id, &o.action, o.interval_ms);
+            journal::log_output(&key, pid, &finished.stdout, &finished.stderr);
+        }
         let result = match (run.ending, finished.exit) {
             // A run that ended on its own before the kill landed keeps its result.
             (Some(Ending::TimedOut), ChildExit::Signal(_)) => OpResult {
