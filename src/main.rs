@@ -69,9 +69,10 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
     #[cfg(feature = "pidone")]
     pid_one.log();
     log::info!(
-        "{} starting (pid {}){}",
+        "{} starting (pid {}; limits: {}){}",
         pcmk_remoted::about::version_line(),
         std::process::id(),
+        config.limits.summary(),
         config
             .sysconfig
             .as_ref()
