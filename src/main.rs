@@ -53,6 +53,10 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
             return exitcode::USAGE;
         }
     };
+    let env_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    notes.extend(sources.unknown_names(&env_names));
     let (config, more) = match Config::load(cli, &sources) {
         Ok(c) => c,
         Err(e) => {

@@ -1276,3 +1276,25 @@ fn missing_key_file_logs_how_to_make_one() {
     d.wait_log("SIGHUP", STEP);
     d.assert_serves();
 }
+
+#[test]
+fn start_line_names_changed_limits_and_a_misspelt_setting_is_warned_once() {
+    let d = Daemon::options()
+        .limit("max_children=4")
+        .env("PCMK_remoted_limit_max_chidlren", "4")
+        .start();
+    let log = d.log();
+    let start = log
+        .lines()
+        .find(|l| l.contains(" starting (pid "))
+        .expect("a start-up line");
+    assert!(start.contains("limits: max_children=4;"), "{start}");
+    assert_eq!(
+        d.count_log(
+            "unknown setting PCMK_remoted_limit_max_chidlren (environment) is ignored; \
+             did you mean PCMK_remoted_limit_max_children?"
+        ),
+        1,
+        "{log}"
+    );
+}
