@@ -178,6 +178,10 @@ impl Limits {
     }
 }
 
+/// Connections and resources the SIGTRAP summary lists one per line; the rest are counted in
+/// one line, so the summary stays about one screen whatever the node holds.
+pub const SUMMARY_MAX_ITEMS: usize = 20;
+
 /// How long a key read from disk is trusted before the next handshake re-reads it, so a
 /// rotated key takes effect without a restart (the 2.1.5 daemon's cache time).
 pub const KEY_CACHE_TIME: Duration = Duration::from_secs(60);
