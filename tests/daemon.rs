@@ -1218,7 +1218,10 @@ fn help_exits_0() {
     let out = run_binary(&["--help"], STEP);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("pcmk-remoted(8)"), "--help names the man page:\n{text}");
+    assert!(
+        text.contains("pcmk-remoted(8)"),
+        "--help names the man page:\n{text}"
+    );
     let out = run_binary(&["check", "--help"], STEP);
     assert_eq!(out.status.code(), Some(0));
 }

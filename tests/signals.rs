@@ -72,7 +72,10 @@ fn trap_writes_a_state_summary_to_the_log() {
         "agents running 0 of 3",
         "limits: max_children=3;",
     ] {
-        assert!(text.contains(needle), "no {needle:?} in the summary:\n{text}");
+        assert!(
+            text.contains(needle),
+            "no {needle:?} in the summary:\n{text}"
+        );
     }
     assert!(summary.len() < 40, "more than one screen:\n{text}");
     drop(client);
