@@ -8,6 +8,9 @@ use argh::FromArgs;
 
 /// pcmk-remoted: a Pacemaker Remote daemon (runs in the foreground; never forks)
 #[derive(FromArgs, Debug, Default, PartialEq)]
+#[argh(
+    note = "Settings, files, signals (USR1/USR2 verbosity, HUP reopen, TRAP state summary) and exit statuses: see pcmk-remoted(8), `man pcmk-remoted`."
+)]
 pub struct Cli {
     /// TCP port to listen on (default: PCMK_remote_port, else 3121)
     #[argh(option, short = 'p', from_str_fn(port_number))]

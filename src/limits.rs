@@ -131,6 +131,57 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// Each tunable bound as `(name, value)`, in [`TUNABLE`]'s order and spelling (times in
+    /// ms), for the start-up line and the SIGTRAP summary.
+    pub fn values(&self) -> [(&'static str, u128); 17] {
+        let n = |v: usize| v as u128;
+        [
+            ("max_connections", n(self.max_connections)),
+            ("max_pending_handshakes", n(self.max_pending_handshakes)),
+            ("max_pending_per_source", n(self.max_pending_per_source)),
+            ("max_message_bytes", n(self.max_message_bytes)),
+            ("max_outbound_bytes", n(self.max_outbound_bytes)),
+            ("max_xml_depth", n(self.max_xml_depth)),
+            ("max_xml_elements", n(self.max_xml_elements)),
+            ("max_xml_attributes", n(self.max_xml_attributes)),
+            ("max_key_bytes", n(self.max_key_bytes)),
+            ("max_resources", n(self.max_resources)),
+            ("max_queued_operations", n(self.max_queued_operations)),
+            ("max_recurring_operations", n(self.max_recurring_operations)),
+            ("max_children", n(self.max_children)),
+            ("max_output_bytes", n(self.max_output_bytes)),
+            ("handshake_timeout_ms", self.handshake_timeout.as_millis()),
+            ("signon_timeout_ms", self.signon_timeout.as_millis()),
+            ("write_timeout_ms", self.write_timeout.as_millis()),
+        ]
+    }
+
+    /// One short line naming the effective bounds: those that differ from the general-purpose
+    /// built-in ones in full (board profile or operator settings), the rest as a count, so an
+    /// operator sees at a glance what this node runs with.
+    pub fn summary(&self) -> String {
+        let built_in = Limits::built_in().values();
+        let changed: Vec<String> = self
+            .values()
+            .iter()
+            .zip(built_in.iter())
+            .filter(|(now, was)| now.1 != was.1)
+            .map(|((name, v), _)| format!("{name}={v}"))
+            .collect();
+        let same = built_in.len() - changed.len();
+        if changed.is_empty() {
+            format!("all {same} built-in")
+        } else {
+            format!("{}; {same} others built-in", changed.join(" "))
+        }
+    }
+}
+
+/// Connections and resources the SIGTRAP summary lists one per line; the rest are counted in
+/// one line, so the summary stays about one screen whatever the node holds.
+pub const SUMMARY_MAX_ITEMS: usize = 20;
+
 /// How long a key read from disk is trusted before the next handshake re-reads it, so a
 /// rotated key takes effect without a restart (the 2.1.5 daemon's cache time).
 pub const KEY_CACHE_TIME: Duration = Duration::from_secs(60);
@@ -477,5 +528,26 @@ mod tests {
     #[test]
     fn a_profile_may_set_exactly_the_tunables() {
         assert_eq!(board::NAMES, TUNABLE);
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    #[test]
+    fn summary_names_only_the_changed_bounds_and_every_tunable_is_listed() {
+        let names: Vec<&str> = Limits::built_in().values().iter().map(|v| v.0).collect();
+        assert_eq!(names, TUNABLE);
+        assert_eq!(Limits::built_in().summary(), "all 17 built-in");
+        let l = Limits {
+            max_children: 4,
+            write_timeout: Duration::from_secs(5),
+            ..Limits::built_in()
+        };
+        assert_eq!(
+            l.summary(),
+            "max_children=4 write_timeout_ms=5000; 15 others built-in"
+        );
     }
 }

@@ -53,6 +53,10 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
             return exitcode::USAGE;
         }
     };
+    let env_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    notes.extend(sources.unknown_names(&env_names));
     let (config, more) = match Config::load(cli, &sources) {
         Ok(c) => c,
         Err(e) => {
@@ -69,9 +73,10 @@ fn run_daemon(cli: &cli::Cli) -> i32 {
     #[cfg(feature = "pidone")]
     pid_one.log();
     log::info!(
-        "{} starting (pid {}){}",
+        "{} starting (pid {}; limits: {}){}",
         pcmk_remoted::about::version_line(),
         std::process::id(),
+        config.limits.summary(),
         config
             .sysconfig
             .as_ref()

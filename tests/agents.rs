@@ -767,6 +767,46 @@ fn output_and_exit_reason_follow_the_originals_rules() {
 }
 
 #[test]
+fn operation_ends_and_agent_stderr_are_logged_as_the_original_logs_them() {
+    let _t = timing_shared();
+    let mut rig = Rig::start("says", &[]);
+    rig.install_ocf("says", "says", 0o755);
+    rig.register("r1", "says");
+    let params = [("mode", "hostile"), ("code", "1")];
+    let note = rig.run_action("r1", "start", 5000, &params, STEP).0;
+    assert_result(&note, 1, DONE, None);
+    let call = num(&note, attr::CALL_ID);
+    let log = rig
+        .daemon
+        .wait_log(&format!("r1 start (call {call}, PID "), STEP);
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("r1 start (call {call}, PID ")))
+        .unwrap();
+    assert!(
+        line.contains(") exited with status 1 (execution time "),
+        "{line}"
+    );
+    // The agent's stderr: one line per line, prefixed as the original does, escaped.
+    let pid = line
+        .split("PID ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let prefix = format!("r1_start_0[{pid}] error output [ ");
+    let log = rig.daemon.log();
+    assert!(log.contains(&format!("{prefix}plain complaint ]")), "{log}");
+    let hostile = log
+        .lines()
+        .find(|l| l.contains(&format!("{prefix}clear")))
+        .unwrap();
+    assert!(!hostile.contains('\u{1b}'), "{hostile}");
+    rig.finish(&[]);
+}
+
+#[test]
 fn agent_gets_the_originals_environment_and_process_state() {
     let _t = timing_shared();
     let mut rig = Rig::start("env", &[]);

@@ -867,7 +867,7 @@ fn a_slow_reader_that_keeps_reading_is_not_cut_off_by_the_write_timeout() {
         took > Duration::from_secs(3),
         "{took:?}: not slow enough to prove anything"
     );
-    assert!(!d.log().contains("write_timeout_ms"), "{}", d.log());
+    assert!(!d.log().contains("ms (write_timeout_ms)"), "{}", d.log());
     run(STEP, "poke", poke_ok(&mut c));
 }
 
@@ -1217,6 +1217,11 @@ fn version_prints_the_version() {
 fn help_exits_0() {
     let out = run_binary(&["--help"], STEP);
     assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pcmk-remoted(8)"),
+        "--help names the man page:\n{text}"
+    );
     let out = run_binary(&["check", "--help"], STEP);
     assert_eq!(out.status.code(), Some(0));
 }
@@ -1275,4 +1280,26 @@ fn missing_key_file_logs_how_to_make_one() {
     d.signal("HUP");
     d.wait_log("SIGHUP", STEP);
     d.assert_serves();
+}
+
+#[test]
+fn start_line_names_changed_limits_and_a_misspelt_setting_is_warned_once() {
+    let d = Daemon::options()
+        .limit("max_children=4")
+        .env("PCMK_remoted_limit_max_chidlren", "4")
+        .start();
+    let log = d.log();
+    let start = log
+        .lines()
+        .find(|l| l.contains(" starting (pid "))
+        .expect("a start-up line");
+    assert!(start.contains("limits: max_children=4;"), "{start}");
+    assert_eq!(
+        d.count_log(
+            "unknown setting PCMK_remoted_limit_max_chidlren (environment) is ignored; \
+             did you mean PCMK_remoted_limit_max_children?"
+        ),
+        1,
+        "{log}"
+    );
 }

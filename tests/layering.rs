@@ -50,6 +50,7 @@ const ALLOWED: &str = "
     # the outbound arm: executor -> agents -> process
     executor -> agents
     executor -> handles
+    executor -> logging
     executor -> process
     agents -> dbus
     agents -> logging

@@ -50,3 +50,34 @@ fn signals_that_would_end_a_process_are_logged_and_ignored() {
     assert_eq!(status.code(), Some(0));
     d.wait_log("SIGTERM", STEP);
 }
+
+#[test]
+fn trap_writes_a_state_summary_to_the_log() {
+    let d = Daemon::options().limit("max_children=3").start();
+    let client = d.client("summary-client");
+    d.signal("TRAP");
+    d.wait_log("SIGTRAP: end of state summary", STEP);
+    let log = d.log();
+    let summary: Vec<&str> = log
+        .lines()
+        .skip_while(|l| !l.contains("SIGTRAP: state summary follows"))
+        .take_while(|l| !l.contains("SIGTRAP: end of state summary"))
+        .collect();
+    let text = summary.join("\n");
+    for needle in [
+        "TCP connections open: 1",
+        "clients: 1 (1 over TCP, 0 local IPC)",
+        "as 'summary-client': introduced",
+        "resources: 0 of ",
+        "agents running 0 of 3",
+        "limits: max_children=3;",
+    ] {
+        assert!(
+            text.contains(needle),
+            "no {needle:?} in the summary:\n{text}"
+        );
+    }
+    assert!(summary.len() < 40, "more than one screen:\n{text}");
+    drop(client);
+    d.assert_serves();
+}

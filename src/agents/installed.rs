@@ -67,7 +67,9 @@ pub fn prepare(
     interval_ms: u32,
     params: &[(String, String)],
 ) -> Prepared {
-    match def.class.as_str() {
+    // The original compares the class (its "standard") case-insensitively: `OCF` runs as `ocf`.
+    let class = def.class.to_ascii_lowercase();
+    match class.as_str() {
         #[cfg(feature = "class-ocf")]
         "ocf" => super::ocf::prepare(paths, def, rsc_id, action, params),
         #[cfg(feature = "class-lsb")]

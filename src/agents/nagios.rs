@@ -17,7 +17,8 @@ pub(super) fn prepare(
     interval_ms: u32,
     params: &[(String, String)],
 ) -> Prepared {
-    if action == "stop" {
+    // The original compares the action case-insensitively here.
+    if action.eq_ignore_ascii_case("stop") {
         return Prepared::Finished(OpResult {
             rc: rc::OK,
             status: ExecStatus::Done,

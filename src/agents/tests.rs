@@ -520,3 +520,31 @@ fn links_to_places_only_root_can_change_are_followed_as_the_original_follows_the
         assert_eq!(inv.program, t.root.join("init.d/trusted"));
     }
 }
+
+#[cfg(all(feature = "class-ocf", feature = "class-nagios"))]
+#[test]
+fn class_and_nagios_stop_are_matched_case_insensitively_as_the_original() {
+    let t = tree("case");
+    let p = params(&[]);
+    let upper = prepare(
+        &t.paths,
+        &def("OCF", Some("test"), "Dummy"),
+        "r",
+        "start",
+        0,
+        &p,
+    );
+    assert!(matches!(upper, Prepared::Run { .. }), "OCF runs as ocf");
+    let stop = prepare(
+        &t.paths,
+        &def("Nagios", None, "check_x"),
+        "r",
+        "STOP",
+        0,
+        &p,
+    );
+    let Prepared::Finished(r) = stop else {
+        panic!("a nagios stop runs nothing")
+    };
+    assert_eq!((r.rc, r.status), (0, ExecStatus::Done));
+}

@@ -8,6 +8,7 @@
 
 pub mod authkey;
 pub mod envfile;
+pub mod names;
 pub mod x509;
 
 use std::fmt;
@@ -198,6 +199,24 @@ impl<'a> Sources<'a> {
             }
         }
         None
+    }
+
+    /// Warnings for names under our prefixes that nothing reads (typo protection): those of
+    /// `env_names` (the environment's) and those assigned in the settings file.
+    pub fn unknown_names(&self, env_names: &[String]) -> Vec<String> {
+        let mut all: Vec<(String, String)> = env_names
+            .iter()
+            .map(|n| (n.clone(), String::from("environment")))
+            .collect();
+        if let Some((path, parsed)) = &self.file {
+            all.extend(
+                parsed
+                    .assignments
+                    .iter()
+                    .map(|a| (a.name.clone(), format!("{}:{}", path.display(), a.line))),
+            );
+        }
+        names::unknown(&all)
     }
 
     /// Every `PCMK_remoted_limit_<name>` setting, environment over file.

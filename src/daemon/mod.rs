@@ -296,6 +296,23 @@ async fn serve(
                             let level = crate::logging::Logger::change_verbosity(-1);
                             info!("SIGUSR2: log verbosity lowered to {level}");
                         }
+                        signal::SIGTRAP => {
+                            let limit = crate::limits::SUMMARY_MAX_ITEMS;
+                            let lines = hub.dispatcher.borrow().summary(limit);
+                            info!("SIGTRAP: state summary follows");
+                            info!(
+                                "TCP connections open: {} (handshaking ones included)",
+                                hub.open_connections()
+                            );
+                            for line in lines {
+                                info!("{line}");
+                            }
+                            info!("limits: {}", hub.limits.summary());
+                            // Counts of log lines held back by the rate limit since the last
+                            // report, if any.
+                            crate::logging::limiter::report_suppressed();
+                            info!("SIGTRAP: end of state summary");
+                        }
                         other => {
                             info!(
                                 "{} received and ignored (SIGTERM or SIGINT stops the daemon)",

@@ -92,6 +92,11 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Every client, oldest first (for the SIGTRAP summary).
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.by_conn.values()
+    }
+
     /// Adds a client whose TLS handshake just completed.
     pub fn add(&mut self, conn: ConnId, client_id: String, peer: String) {
         self.insert(conn, client_id, peer, Origin::Remote, Stage::Connected);

@@ -119,6 +119,44 @@ impl Dispatcher {
         &self.clients
     }
 
+    /// The SIGTRAP state summary, built from what the core holds: the daemon's state, each
+    /// client (at most `max_items`) with peer, name and stage, the local clients and relayed
+    /// sessions, then the executor's resources and bounds.
+    pub fn summary(&self, max_items: usize) -> Vec<String> {
+        let local = self.clients.iter().filter(|c| c.is_local()).count();
+        let mut lines = vec![format!(
+            "daemon {}; clients: {} ({} over TCP, {} local IPC); relayed IPC sessions: {}; \
+             alert agents running: {}",
+            self.lifecycle,
+            self.clients.len(),
+            self.clients.len() - local,
+            local,
+            self.sessions.len(),
+            self.alerts_running,
+        )];
+        for c in self.clients.iter().take(max_items) {
+            lines.push(format!(
+                "client {} from {} as {}: {}{}",
+                c.conn,
+                crate::logging::escaped(&c.peer),
+                c.name.as_deref().map_or_else(
+                    || String::from("(unnamed)"),
+                    |n| format!("'{}'", crate::logging::escaped(n))
+                ),
+                c.stage,
+                if c.is_local() { " (local IPC)" } else { "" }
+            ));
+        }
+        if self.clients.len() > max_items {
+            lines.push(format!(
+                "... and {} more clients",
+                self.clients.len() - max_items
+            ));
+        }
+        lines.extend(self.executor.summary(max_items));
+        lines
+    }
+
     /// Where the daemon is in its life.
     pub fn lifecycle(&self) -> Lifecycle {
         self.lifecycle

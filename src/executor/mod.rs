@@ -7,6 +7,7 @@
 //! the [`agents::Lookup`] it is given. The rules are those of protocol.md 9 and 11.
 
 pub mod event;
+pub mod journal;
 pub mod operation;
 pub mod request;
 pub mod resource;
@@ -447,6 +448,13 @@ impl Executor {
         else {
             return;
         };
+        if let (ChildExit::Code(_), Some(pid), Some(o)) =
+            (finished.exit, run.pid, self.ops.get(&op))
+        {
+            // The original logs the output of agents that exited on their own only.
+            let key = journal::op_key(&o.rsc_id, &o.action, o.interval_ms);
+            journal::log_output(&key, pid, &finished.stdout, &finished.stderr);
+        }
         let result = match (run.ending, finished.exit) {
             // A run that ended on its own before the kill landed keeps its result.
             (Some(Ending::TimedOut), ChildExit::Signal(_)) => OpResult {
@@ -471,6 +479,65 @@ impl Executor {
         };
         self.finish_run(op, result, true, now);
         self.poll(now);
+    }
+}
+
+impl Executor {
+    /// Lines for the SIGTRAP state summary: counts against the bounds, then one line per
+    /// resource (at most `max_items`) with its running, recurring and queued operations.
+    pub fn summary(&self, max_items: usize) -> Vec<String> {
+        let queued: usize = self.resources.iter().map(|r| r.pending.len()).sum();
+        let recurring: usize = self.resources.iter().map(|r| r.recurring.len()).sum();
+        let mut lines = vec![format!(
+            "resources: {} of {} registered; agents running {} of {}; operations queued {} \
+             of {}, recurring {} of {}",
+            self.resources.len(),
+            self.limits.max_resources,
+            self.children,
+            self.limits.max_children,
+            queued,
+            self.limits.max_queued_operations,
+            recurring,
+            self.limits.max_recurring_operations,
+        )];
+        let name = |id: &OpId| {
+            self.ops
+                .get(id)
+                .map(|o| format!("{}_{}", o.action, o.interval_ms))
+        };
+        for rsc in self.resources.iter().take(max_items) {
+            let running = rsc.running.and_then(|id| {
+                let o = self.ops.get(&id)?;
+                let pid = match &o.state {
+                    State::Running(Run { pid: Some(p), .. }) => format!(", PID {p}"),
+                    _ => String::new(),
+                };
+                Some(format!(
+                    "running {}_{} (call {}{pid})",
+                    o.action, o.interval_ms, o.call_id
+                ))
+            });
+            let recurring: Vec<String> = rsc.recurring.iter().filter_map(name).collect();
+            lines.push(format!(
+                "resource {} ({}): {}; recurring: {}; queued: {}",
+                crate::logging::escaped(&rsc.id),
+                crate::logging::escaped(&describe(&rsc.def)),
+                running.unwrap_or_else(|| String::from("idle")),
+                if recurring.is_empty() {
+                    String::from("none")
+                } else {
+                    crate::logging::escaped(&recurring.join(", ")).to_string()
+                },
+                rsc.pending.len()
+            ));
+        }
+        if self.resources.len() > max_items {
+            lines.push(format!(
+                "... and {} more resources",
+                self.resources.len() - max_items
+            ));
+        }
+        lines
     }
 }
 

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use log::{debug, info};
 
+use super::operation::Operation;
 use super::operation::{Ending, FirstRun, Now, OpId, Run, State};
 use super::request::ExecRequest;
-use super::{Effect, Executor};
+use super::{journal, Effect, Executor};
 use crate::agents::{self, Prepared};
 use crate::agents::{ExecStatus, OpResult};
+use crate::logging::escaped;
 
 impl Executor {
     /// Starts the next operation of `rsc_id` if it is idle and one is due; returns whether one
@@ -110,21 +112,25 @@ impl Executor {
         let Some(op) = self.ops.get_mut(&id) else {
             return;
         };
-        let exec_ms = match &op.state {
+        let (exec_ms, pid) = match &op.state {
             State::Running(run) => {
                 if let Some(at) = run.deadline {
                     self.timetable.remove_deadline(at, id);
                 }
-                millis(now.mono.saturating_duration_since(run.started))
+                (
+                    millis(now.mono.saturating_duration_since(run.started)),
+                    run.pid,
+                )
             }
-            _ => 0,
+            _ => (0, None),
         };
         let status = result.status;
         let reported = matches!(&op.state, State::Running(Run { reported: true, .. }));
         let event = if reported {
-            // Already notified when it was cancelled.
+            // Already notified (and logged) when it was cancelled.
             None
         } else {
+            log_end(op, pid, &result, exec_ms);
             op.conclude(result, exec_ms, ran, now)
         };
         let keep = op.is_recurring() && status != ExecStatus::Cancelled && !op.rsc_deleted;
@@ -211,6 +217,7 @@ impl Executor {
         }
         run.reported = true;
         let exec_ms = millis(now.mono.saturating_duration_since(run.started));
+        let pid = run.pid;
         let result = OpResult {
             rc: crate::agents::result::ocf::OK,
             status: ExecStatus::Cancelled,
@@ -218,6 +225,7 @@ impl Executor {
             output: None,
         };
         let to = op.audience;
+        log_end(op, pid, &result, exec_ms);
         if let Some(event) = op.conclude(result, exec_ms, true, now) {
             self.effects.push(Effect::Notify {
                 audience: to,
@@ -236,10 +244,16 @@ impl Executor {
                 continue;
             }
             if let Some(op) = self.ops.get(&id) {
-                info!(
-                    "rsc={} op={}_{} call={} timed out after {} ms",
-                    op.rsc_id, op.action, op.interval_ms, op.call_id, op.timeout_ms
-                );
+                // Worded as the original's line for an agent killed at its timeout.
+                let key = journal::op_key(&op.rsc_id, &op.action, op.interval_ms);
+                let after = journal::readable_interval(u64::from(op.timeout_ms));
+                match &op.state {
+                    State::Running(Run { pid: Some(pid), .. }) => info!(
+                        "Resource agent {}[{pid}] timed out after {after}",
+                        escaped(&key)
+                    ),
+                    _ => info!("{} timed out after {after}", escaped(&key)),
+                }
             }
             self.kill(id, Ending::TimedOut);
         }
@@ -358,4 +372,17 @@ impl Executor {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Logs the end of a run of `op` as the original does (see [`journal`]).
+fn log_end(op: &Operation, pid: Option<u32>, result: &OpResult, exec_ms: u64) {
+    journal::log_finished(&journal::Ended {
+        rsc_id: &op.rsc_id,
+        action: &op.action,
+        call_id: op.call_id,
+        pid,
+        result,
+        exec_ms,
+        queue_ms: op.first_run.map_or(0, |f| f.queue_time_ms),
+    });
 }
