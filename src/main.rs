@@ -6,9 +6,9 @@
 use pcmk_remoted::cli::{self, Command};
 use pcmk_remoted::config::{Config, Sources};
 use pcmk_remoted::logging::Logger;
-use pcmk_remoted::{daemon, exitcode};
 #[cfg(feature = "client-tools")]
 use pcmk_remoted::{check, demo};
+use pcmk_remoted::{daemon, exitcode};
 
 fn main() {
     // Until the daemon takes over signals, a closed pipe (`--help | head`) ends us quietly, as
