@@ -11,6 +11,10 @@
 #   cross_size FILE, cross_loaded FILE   its bytes on disk, and the bytes it loads
 # Reading TOML needs python3 (3.11+, Debian 12's), installed if missing.
 
+# Run from inside Cargo (a build script, `cargo test`), these would leak into our own cargo
+# runs: OUT_DIR and CARGO_MANIFEST_DIR point at the caller's build, and changed environment
+# variables make build scripts that watch them run again, rebuilding everything.
+unset OUT_DIR CARGO_MANIFEST_DIR CARGO_PRIMARY_PACKAGE CARGO_CRATE_NAME CARGO_BIN_NAME CARGO_TARGET_TMPDIR
 CROSS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$CROSS_DIR/.." && pwd)
 

@@ -60,9 +60,12 @@ pub mod mailbox;
 #[cfg(feature = "pidone")]
 pub mod pidone;
 
-// The client side.
+// The client side: the `check` and `demo` subcommands and the TLS client they share.
+#[cfg(feature = "client-tools")]
 pub mod check;
+#[cfg(feature = "client-tools")]
 pub mod client;
+#[cfg(feature = "client-tools")]
 pub mod demo;
 
 pub mod sys;

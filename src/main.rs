@@ -6,7 +6,9 @@
 use pcmk_remoted::cli::{self, Command};
 use pcmk_remoted::config::{Config, Sources};
 use pcmk_remoted::logging::Logger;
-use pcmk_remoted::{check, daemon, demo, exitcode};
+#[cfg(feature = "client-tools")]
+use pcmk_remoted::{check, demo};
+use pcmk_remoted::{daemon, exitcode};
 
 fn main() {
     // Until the daemon takes over signals, a closed pipe (`--help | head`) ends us quietly, as
@@ -33,11 +35,25 @@ fn main() {
         std::process::exit(exitcode::OK);
     }
     let code = match &cli.command {
+        #[cfg(feature = "client-tools")]
         Some(Command::Check(args)) => check::run(args),
+        #[cfg(feature = "client-tools")]
         Some(Command::Demo(args)) => demo::run(args),
+        #[cfg(not(feature = "client-tools"))]
+        Some(Command::Check(_)) => without_client_tools("check"),
+        #[cfg(not(feature = "client-tools"))]
+        Some(Command::Demo(_)) => without_client_tools("demo"),
         None => run_daemon(&cli),
     };
     std::process::exit(code);
+}
+
+/// `check` and `demo` asked of a build without them (a small board's): say so plainly, with the
+/// usage status other missing features give, instead of an unknown-command error.
+#[cfg(not(feature = "client-tools"))]
+fn without_client_tools(subcommand: &str) -> i32 {
+    eprintln!("'{subcommand}' is not part of this build (feature client-tools)");
+    exitcode::USAGE
 }
 
 fn run_daemon(cli: &cli::Cli) -> i32 {

@@ -22,7 +22,7 @@ CASE:
                       cib_rc -11 once relays fill their share of the outbox
 Prints one line "RESULT ok|fail|skip <detail>"; exit status 0, 1 or 3 (skip: the server
 chose the SHM transport, which this client does not speak). Every wait is bounded by WAIT_S
-(default 8 s). Layouts: ../shared/libqb-ipc.md 3.1-3.3, 4.1, 4.4, 4.10 and 7.1 (the
+(default 8 s). Layouts: libqb-ipc.md §3.1-3.3, 4.1, 4.4, 4.10 and 7.1 (the
 Pacemaker 2.x header, what Debian 12's tools speak)."""
 
 import bz2

@@ -78,6 +78,7 @@ impl CipherSuite {
         }
     }
 
+    #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
     pub(super) fn from_codepoint(value: u16) -> Option<Self> {
         match value {
             0x1303 => Some(Self::Chacha20Poly1305Sha256),

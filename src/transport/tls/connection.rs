@@ -11,9 +11,12 @@
 
 use std::sync::Arc;
 
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 use super::client::ClientState;
 use super::codec::{handshake, handshake_message, HANDSHAKE_HEADER_LEN};
-use super::config::{ClientConfig, Negotiated, ServerConfig};
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
+use super::config::ClientConfig;
+use super::config::{Negotiated, ServerConfig};
 use super::error::{AlertDescription, Error, Local, PeerAborted};
 use super::joiner::HandshakeJoiner;
 use super::record::{Inbound, RecordLayer, MAX_FRAGMENT_LEN};
@@ -74,6 +77,7 @@ impl Connection {
     /// A client connection with its ClientHello already queued in `outgoing`.
     ///
     /// If the hello cannot be built (no randomness), the error comes out of `process`.
+    #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
     pub fn new_client(cfg: Arc<ClientConfig>) -> Self {
         Self(Engine::Psk(Psk::new_client(cfg)))
     }
@@ -249,6 +253,7 @@ struct Psk {
 
 enum State {
     Server(ServerState, Arc<ServerConfig>),
+    #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
     Client(ClientState, Arc<ClientConfig>),
     Established(Traffic),
     Failed,
@@ -267,6 +272,7 @@ impl Psk {
         conn
     }
 
+    #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
     fn new_client(cfg: Arc<ClientConfig>) -> Self {
         let mut conn = Self::with_state(State::Failed);
         match ClientState::start(&cfg, &mut conn.records) {
@@ -349,7 +355,12 @@ impl Psk {
 
     /// True until the handshake completes (and also false after a failure).
     pub fn is_handshaking(&self) -> bool {
-        matches!(self.state, State::Server(..) | State::Client(..))
+        match self.state {
+            State::Server(..) => true,
+            #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
+            State::Client(..) => true,
+            State::Established(_) | State::Failed => false,
+        }
     }
 
     /// Server side: whether the client has shown it holds the key, which its first flight
@@ -359,7 +370,9 @@ impl Psk {
         match &self.state {
             State::Server(state, _) => state.binder_verified(),
             State::Established(traffic) => traffic.is_server(),
-            State::Client(..) | State::Failed => false,
+            #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
+            State::Client(..) => false,
+            State::Failed => false,
         }
     }
 
@@ -530,6 +543,7 @@ impl Psk {
                 Step::Continue(next) => State::Server(next, cfg),
                 Step::Done(traffic) => established(traffic),
             },
+            #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
             State::Client(state, cfg) => match state.handle(&cfg, &mut self.records, message)? {
                 Step::Continue(next) => State::Client(next, cfg),
                 Step::Done(traffic) => established(traffic),

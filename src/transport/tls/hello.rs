@@ -10,7 +10,9 @@ use super::codec::{
     begin_vec, end_vec, ext, handshake, handshake_message, put_extension, put_u16, u16_list,
     Reader, LEGACY_VERSION, TLS13,
 };
-use super::error::{Error, Malformed};
+use super::error::Error;
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
+use super::error::Malformed;
 
 /// SHA-256("HelloRetryRequest"): the ServerHello.random that marks a retry (RFC 8446 §4.1.3).
 pub(super) const HELLO_RETRY_RANDOM: [u8; 32] = [
@@ -218,6 +220,7 @@ fn reject_duplicates(mut types: Vec<u16>) -> Result<(), Error> {
 }
 
 /// What a client puts in its ClientHello.
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 pub(super) struct ClientHelloParams<'a> {
     pub(super) random: &'a [u8; 32],
     pub(super) session_id: &'a [u8],
@@ -233,6 +236,7 @@ pub(super) struct ClientHelloParams<'a> {
 ///
 /// Returns the message and the offset (in the message) where the binders list starts; the
 /// caller hashes everything before it and writes the binder over the last 32 bytes.
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 pub(super) fn encode_client_hello(p: &ClientHelloParams<'_>) -> (Vec<u8>, usize) {
     let mut body = Vec::with_capacity(256);
     put_u16(&mut body, LEGACY_VERSION);
@@ -296,6 +300,7 @@ pub(super) fn encode_client_hello(p: &ClientHelloParams<'_>) -> (Vec<u8>, usize)
 }
 
 /// A ServerHello or HelloRetryRequest as a client sees it.
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 #[derive(Debug, Default)]
 pub(super) struct ServerHello<'a> {
     pub(super) legacy_version: u16,
@@ -311,6 +316,7 @@ pub(super) struct ServerHello<'a> {
 }
 
 /// Parses a ServerHello body; a HelloRetryRequest is recognised by its random.
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 pub(super) fn parse_server_hello(body: &[u8]) -> Result<ServerHello<'_>, Error> {
     let mut r = Reader::new(body);
     let mut hello = ServerHello {
@@ -436,6 +442,7 @@ pub(super) fn encode_encrypted_extensions(record_size_limit: bool) -> Vec<u8> {
 
 /// Parses EncryptedExtensions as our client sees them; returns the server's
 /// record_size_limit. We offer neither early_data nor SNI, so only harmless extensions pass.
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 pub(super) fn parse_encrypted_extensions(body: &[u8]) -> Result<Option<u16>, Error> {
     let mut r = Reader::new(body);
     let extensions = r.vec16("encrypted_extensions")?;

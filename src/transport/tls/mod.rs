@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod aes128gcm;
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 mod client;
 mod codec;
 mod config;
@@ -38,6 +39,7 @@ mod traffic;
 mod x509;
 
 #[doc(hidden)]
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
 pub mod fuzzing;
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use rustls::crypto::cipher::{
 };
 use rustls::crypto::hash::Context;
 use rustls::crypto::tls13::OkmBlock;
-use rustls::crypto::{ActiveKeyExchange, CryptoProvider, SupportedKxGroup};
+use rustls::crypto::{ActiveKeyExchange, SupportedKxGroup};
 use rustls::{ContentType, NamedGroup, ProtocolVersion, Tls13CipherSuite};
 use zeroize::Zeroizing;
 
@@ -51,9 +51,10 @@ pub(super) fn hkdf_expand(prk: &Digest, info: &[&[u8]], out: &mut [u8]) -> Resul
 
 /// Fills `out` from the provider's secure random source.
 pub(super) fn fill_random(out: &mut [u8]) -> Result<(), Error> {
-    provider()
-        .secure_random
-        .fill(out)
+    // The same source rustls's ring provider uses (getrandom), named directly: going through
+    // `default_provider()` links its RSA and ECDSA signers and key loaders too, which PSK
+    // never uses (about 20 KB on armv7).
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), out)
         .map_err(|_| Error::crypto("random source failed"))
 }
 
@@ -85,12 +86,11 @@ pub(super) struct KeyExchange(Box<dyn ActiveKeyExchange>);
 
 impl KeyExchange {
     pub(super) fn start(group: KxGroup) -> Result<Self, Error> {
-        let wanted = NamedGroup::from(group.codepoint());
-        let found: &dyn SupportedKxGroup = *provider()
-            .kx_groups
-            .iter()
-            .find(|g| g.name() == wanted)
-            .ok_or(Error::crypto("key exchange group missing from provider"))?;
+        let found: &dyn SupportedKxGroup = match group {
+            KxGroup::X25519 => rustls::crypto::ring::kx_group::X25519,
+            KxGroup::Secp256r1 => rustls::crypto::ring::kx_group::SECP256R1,
+        };
+        debug_assert_eq!(found.name(), NamedGroup::from(group.codepoint()));
         found
             .start()
             .map(Self)
@@ -169,11 +169,6 @@ impl Open for ChachaOpener {
             Err(_) => Err(Error::Malformed(Malformed::BadRecordMac)),
         }
     }
-}
-
-fn provider() -> &'static CryptoProvider {
-    static PROVIDER: OnceLock<CryptoProvider> = OnceLock::new();
-    PROVIDER.get_or_init(rustls::crypto::ring::default_provider)
 }
 
 /// ChaCha20-Poly1305-SHA256 supplies SHA-256, HKDF-SHA-256 and the ChaCha20 AEAD; the

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::config::{ClientConfig, Negotiated, ServerConfig};
+#[cfg(any(feature = "client-tools", feature = "_test-support", test))]
+use super::config::ClientConfig;
+use super::config::{Negotiated, ServerConfig};
 use super::connection::Connection;
 use super::error::{Error, PeerAborted};
 use super::record::MAX_FRAGMENT_LEN;
@@ -69,6 +71,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> TlsStream<IO> {
     }
 
     /// Runs the client handshake on `io`.
+    #[cfg(any(feature = "client-tools", feature = "_test-support", test))]
     pub async fn connect(io: IO, cfg: Arc<ClientConfig>) -> Result<Self, HandshakeError> {
         let mut stream = Self::new(io, Connection::new_client(cfg));
         stream.handshake(&Cell::new(false)).await?;
