@@ -235,6 +235,12 @@ pub const IPC_RELAY_OUTBOX_DIVISOR: usize = 2;
 /// relayed and is refused like an oversized one (EMSGSIZE). About 0.1 s of that work.
 pub const IPC_RELAY_MAX_ESCAPE_COST: u64 = 100_000_000;
 
+/// Relayed requests of one local session awaiting the cluster's response. A libqb client
+/// usually waits for each response, but nothing stops one from sending more first; each is
+/// remembered so its response is delivered under its own id. At the bound a further request
+/// is refused with EAGAIN and not relayed.
+pub const IPC_RELAY_MAX_PENDING_PER_SESSION: usize = 64;
+
 /// How often a service name another local user squats is tried again (the daemon keeps serving
 /// the cluster meanwhile; see README "Tools on the node").
 pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);

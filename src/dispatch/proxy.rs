@@ -13,7 +13,7 @@ use log::{debug, info, warn};
 use super::sessions::{proxied_name, Session};
 use super::{encoded, event, Action, Dispatcher};
 use crate::handles::{ConnId, IpcClientId};
-use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
+use crate::limits::{IPC_RELAY_MAX_ESCAPE_COST, IPC_RELAY_MAX_PENDING_PER_SESSION};
 use crate::proto::names::rc;
 use crate::proto::proxy::{self as msg, ProxyOp, Relayed, CLIENT_RESPONSE};
 use crate::proto::request::ProxyMessage;
@@ -72,7 +72,7 @@ impl Dispatcher {
             provider,
             client_name,
             user: user.to_string(),
-            pending: None,
+            pending: std::collections::VecDeque::new(),
         });
         vec![event(provider, &note)]
     }
@@ -112,6 +112,18 @@ impl Dispatcher {
             return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
         let refusal = Refusal::of(msg_id, flags, &message);
+        if session.pending.len() >= IPC_RELAY_MAX_PENDING_PER_SESSION {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: {} of its requests already \
+                 await the cluster's response, at most {IPC_RELAY_MAX_PENDING_PER_SESSION}; \
+                 refused with -EAGAIN",
+                session.client_name,
+                session.pending.len()
+            );
+            return Relay::Done(refusal.actions(local, -libc::EAGAIN));
+        }
         let cost = escape_cost(&message);
         if cost > IPC_RELAY_MAX_ESCAPE_COST {
             crate::limited!(
@@ -143,7 +155,7 @@ impl Dispatcher {
             );
             return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
         }
-        session.pending = Some(msg_id);
+        session.pending.push_back(msg_id);
         Relay::Send {
             to: session.provider,
             payload,
@@ -161,8 +173,8 @@ impl Dispatcher {
         errno: i32,
     ) -> Vec<Action> {
         if let Some(session) = self.sessions.by_local(local) {
-            if session.pending == Some(refusal.msg_id) {
-                session.pending = None;
+            if let Some(at) = session.pending.iter().rposition(|&id| id == refusal.msg_id) {
+                session.pending.remove(at);
             }
         }
         refusal.actions(local, errno)
@@ -210,15 +222,7 @@ impl Dispatcher {
         let text = message.inner_text();
         match op {
             ProxyOp::Response => {
-                let id = match (message.msg_id, session.pending.take()) {
-                    (Some(got), Some(want)) if got != want => {
-                        warn!("{conn} response for IPC request {got} while {want} waits; delivering as {got}");
-                        got
-                    }
-                    (Some(got), _) => got,
-                    (None, Some(want)) => want,
-                    (None, None) => 0,
-                };
+                let id = take_pending(&mut session.pending, message.msg_id, conn);
                 out.push(Action::IpcResponse {
                     local,
                     id,
@@ -232,6 +236,29 @@ impl Dispatcher {
             ProxyOp::Destroy => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
         }
+    }
+}
+
+/// The id a response is delivered under: the one it names, forgotten from the session's
+/// pending requests; without one, the oldest pending request's (responses come in order).
+fn take_pending(
+    pending: &mut std::collections::VecDeque<u32>,
+    got: Option<u32>,
+    conn: ConnId,
+) -> u32 {
+    match got {
+        Some(got) => {
+            if let Some(at) = pending.iter().position(|&id| id == got) {
+                pending.remove(at);
+            } else {
+                let waiting = pending
+                    .front()
+                    .map_or_else(|| "none".to_string(), u32::to_string);
+                warn!("{conn} response for IPC request {got}, which no request awaits (oldest waiting: {waiting}); delivering as {got}");
+            }
+            got
+        }
+        None => pending.pop_front().unwrap_or(0),
     }
 }
 
@@ -403,10 +430,102 @@ mod tests {
         };
         assert_eq!(to, ConnId(1));
         assert!(payload.len() <= 1000);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, [3]);
+    }
+
+    /// The session id `with_session` makes, and a cluster response to request `id` (with no
+    /// `lrmd_ipc_msg_id` when `id` is None).
+    fn response(d: &mut Dispatcher, id: Option<u32>, mark: &str) -> Vec<Action> {
+        let session = "abababab-abab-4bab-abab-abababababab";
+        let id = id.map_or_else(String::new, |i| format!(r#" lrmd_ipc_msg_id="{i}""#));
+        let text = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="{session}"{id} lrmd_op="ipc_fwd"><lrmd_ipc_msg><cib-reply mark="{mark}"/></lrmd_ipc_msg></lrmd_ipc_proxy>"#
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.handle(ConnId(1), Request::from_xml(&parse(&text)), now)
+    }
+
+    fn delivered(out: &[Action]) -> Vec<(u32, String)> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::IpcResponse { id, payload, .. } => {
+                    let e = parse(std::str::from_utf8(payload).unwrap());
+                    Some((*id, e.attr("mark").unwrap_or("").to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn several_requests_in_flight_each_get_their_own_response() {
+        let mut d = with_session();
+        for id in [3, 4, 5] {
+            let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+            assert!(matches!(
+                d.ipc_relay(IpcClientId(7), id, 0, q, 10_000),
+                Relay::Send { .. }
+            ));
+        }
         assert_eq!(
             d.sessions.by_local(IpcClientId(7)).unwrap().pending,
-            Some(3)
+            [3, 4, 5]
         );
+        // Answered out of order, by id: each under its own id, and forgotten.
+        assert_eq!(
+            delivered(&response(&mut d, Some(4), "b")),
+            [(4, "b".into())]
+        );
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, [3, 5]);
+        // Without an id, the oldest one waiting.
+        assert_eq!(delivered(&response(&mut d, None, "a")), [(3, "a".into())]);
+        assert_eq!(
+            delivered(&response(&mut d, Some(5), "c")),
+            [(5, "c".into())]
+        );
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
+        // A response nobody awaits is still delivered under its id, and forgets nothing.
+        assert_eq!(
+            delivered(&response(&mut d, Some(9), "x")),
+            [(9, "x".into())]
+        );
+    }
+
+    #[test]
+    fn a_session_with_too_many_requests_in_flight_is_refused_eagain() {
+        let mut d = with_session();
+        let limit = u32::try_from(IPC_RELAY_MAX_PENDING_PER_SESSION).unwrap();
+        for id in 0..limit {
+            let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+            assert!(matches!(
+                d.ipc_relay(IpcClientId(7), id, 0, q, 10_000),
+                Relay::Send { .. }
+            ));
+        }
+        let q = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
+        let Relay::Done(out) = d.ipc_relay(IpcClientId(7), limit, 0x200, q, 10_000) else {
+            panic!("relayed past the bound");
+        };
+        assert_eq!(cib_refusal(&out), Some((Some(limit), "-11".into())));
+        assert_eq!(
+            d.sessions.by_local(IpcClientId(7)).unwrap().pending.len(),
+            IPC_RELAY_MAX_PENDING_PER_SESSION
+        );
+        // Once one is answered, the next goes again.
+        response(&mut d, Some(0), "a");
+        let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+        assert!(matches!(
+            d.ipc_relay(IpcClientId(7), limit, 0, q, 10_000),
+            Relay::Send { .. }
+        ));
     }
 
     #[test]
@@ -425,7 +544,12 @@ mod tests {
         assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
         assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
         // Nothing waits for a reply from the cluster; the next request still goes.
-        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
         let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
         assert!(matches!(
             d.ipc_relay(IpcClientId(7), 5, 0, small, 5000),
@@ -444,7 +568,12 @@ mod tests {
         };
         let out = d.ipc_relay_refused(IpcClientId(7), &refusal, -libc::EAGAIN);
         assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
-        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
     }
 
     #[test]
