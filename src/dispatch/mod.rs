@@ -18,6 +18,8 @@ mod host;
 #[cfg(feature = "ipc-proxy")]
 pub mod proxy;
 mod resources;
+#[cfg(feature = "ipc-proxy")]
+pub mod schemas;
 pub mod sessions;
 mod signon;
 pub mod watchdog;
