@@ -17,7 +17,12 @@ use crate::limits::{IPC_RELAY_MAX_ESCAPE_COST, IPC_RELAY_MAX_PENDING_PER_SESSION
 use crate::proto::names::rc;
 use crate::proto::proxy::{self as msg, ProxyOp, Relayed, CLIENT_RESPONSE};
 use crate::proto::request::ProxyMessage;
+use crate::proto::schemas as schema_msg;
 use crate::proto::xml::{Element, Node};
+
+/// The local id of our own schema transfer session: no local client ever has it (the IPC
+/// server counts up from 1).
+pub const SCHEMA_FETCH: IpcClientId = IpcClientId(u64::MAX);
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -194,6 +199,11 @@ impl Dispatcher {
     /// Ends the sessions a departing provider relayed (protocol.md 13).
     pub(super) fn drop_sessions_of(&mut self, provider: ConnId, out: &mut Vec<Action>) {
         for local in self.sessions.of_provider(provider) {
+            if local == SCHEMA_FETCH {
+                self.sessions.remove_local(local);
+                warn!("{provider} left before answering the schema transfer; schema files left as they were");
+                continue;
+            }
             if let Some(s) = self.sessions.remove_local(local) {
                 info!(
                     "closing local client {}: its cluster connection is gone",
@@ -201,6 +211,92 @@ impl Dispatcher {
                 );
             }
             out.push(Action::IpcDisconnect { local });
+        }
+    }
+
+    /// Schema transfer (protocol.md 17): a provider that signed on with 1.2 or later is asked,
+    /// on a read-only CIB session of our own, for the schema files later than our newest. A
+    /// fetch still waiting is abandoned (the original kills its fetch child).
+    pub(super) fn fetch_schemas(&mut self, provider: ConnId, out: &mut Vec<Action>) {
+        let Some(after) = self.settings.schema_version.clone() else {
+            info!("{provider} offers schema transfer, but we know no installed schema; skipped");
+            return;
+        };
+        if let Some(old) = self.sessions.remove_local(SCHEMA_FETCH) {
+            info!(
+                "abandoning the schema transfer still waiting for {}",
+                old.provider
+            );
+            if self.clients.get(old.provider).is_some() {
+                out.push(event(old.provider, &msg::destroy(&old.id)));
+            }
+        }
+        self.schema_fetches = self.schema_fetches.wrapping_add(1);
+        let mut seed = [0u8; 16];
+        seed[..8].copy_from_slice(&provider.0.to_le_bytes());
+        seed[8..].copy_from_slice(&self.schema_fetches.to_le_bytes());
+        let id = crate::dispatch::clients::uuid_v4(seed);
+        let client_name = format!("pcmk-remoted-schemas-{}", &id[..8]);
+        info!("{provider}: fetching schema files later than {after} from the cluster");
+        out.push(event(provider, &msg::new_session(schema_msg::SERVICE, &id)));
+        let relay = Relayed {
+            session: &id,
+            client_name: &client_name,
+            user: "root",
+            msg_id: 1,
+            flags: CLIENT_RESPONSE,
+        };
+        let request = schema_msg::request(&after, 1, &client_name);
+        out.push(event(provider, &relay.wrap(request)));
+        self.sessions.insert(Session {
+            id,
+            local: SCHEMA_FETCH,
+            server: schema_msg::SERVICE.to_string(),
+            provider,
+            client_name,
+            user: "root".to_string(),
+            pending: std::collections::VecDeque::from([1]),
+        });
+    }
+
+    /// The cluster's message for our schema transfer session: an answer ends it.
+    fn schema_answer(&mut self, conn: ConnId, message: ProxyMessage, out: &mut Vec<Action>) {
+        match message.op {
+            ProxyOp::Response => {}
+            ProxyOp::Destroy => {
+                self.sessions.remove_local(SCHEMA_FETCH);
+                warn!("{conn} ended the schema transfer session before answering; schema files left as they were");
+                return;
+            }
+            _ => return,
+        }
+        let Some(session) = self.sessions.remove_local(SCHEMA_FETCH) else {
+            return;
+        };
+        out.push(event(conn, &msg::destroy(&session.id)));
+        let Some(inner) = message.inner else {
+            warn!("{conn} answered the schema transfer with no message; schema files left as they were");
+            return;
+        };
+        let offered = match schema_msg::files(&inner) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("{conn} schema transfer failed ({e:?}); schema files left as they were");
+                return;
+            }
+        };
+        match super::schemas::accept(offered) {
+            Ok(files) if files.is_empty() => {
+                info!("{conn} schema transfer: the cluster has no schema later than ours");
+                out.push(Action::WriteSchemas { files });
+            }
+            Ok(files) => {
+                info!("{conn} schema transfer: {} files accepted", files.len());
+                out.push(Action::WriteSchemas { files });
+            }
+            Err(why) => warn!(
+                "{conn} schema transfer refused: the answer carries {why}; schema files left as they were"
+            ),
         }
     }
 
@@ -219,6 +315,10 @@ impl Dispatcher {
             return;
         };
         let local = session.local;
+        if local == SCHEMA_FETCH {
+            self.schema_answer(conn, message, out);
+            return;
+        }
         let text = message.inner_text();
         match op {
             ProxyOp::Response => {

@@ -124,6 +124,7 @@ impl Dispatcher {
         if result.is_ok() && is_ipc_provider {
             self.clients.set_stage(conn, Stage::Relaying);
         }
+        let fetch_schemas = result.is_ok() && is_ipc_provider && wants_schemas(version.as_deref());
         let Some(client) = self.clients.get(conn) else {
             return;
         };
@@ -149,6 +150,12 @@ impl Dispatcher {
         }
         .to_xml();
         out.push(answer(call, body));
+        #[cfg(feature = "ipc-proxy")]
+        if fetch_schemas {
+            self.fetch_schemas(conn, out);
+        }
+        #[cfg(not(feature = "ipc-proxy"))]
+        let _ = fetch_schemas;
     }
 
     /// `lrmd_rsc_poke`, the keepalive: answered, and notified to every named client.
