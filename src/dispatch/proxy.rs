@@ -560,6 +560,170 @@ mod tests {
             .collect()
     }
 
+    /// A dispatcher knowing schema `pacemaker-3.9`, and what signing on provider 1 with
+    /// protocol `version` sent it.
+    fn signed_on_with(version: &str) -> (Dispatcher, Vec<Action>) {
+        let executor = Executor::new(
+            ExecLimits {
+                max_resources: 8,
+                max_queued_operations: 8,
+                max_recurring_operations: 8,
+                max_children: 8,
+            },
+            Box::new(crate::agents::table::Table::default()),
+        );
+        let mut d = Dispatcher::new(
+            DispatchSettings {
+                schema_version: Some("pacemaker-3.9".into()),
+                ..DispatchSettings::default()
+            },
+            executor,
+            Box::new(crate::dispatch::FixedHost::default()),
+            Instant::now(),
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.connected(ConnId(1), "peer".into(), [1; 16]);
+        let register = REGISTER.replace(r#"version="1.1""#, &format!(r#"version="{version}""#));
+        let out = d.handle(ConnId(1), Request::from_xml(&parse(&register)), now);
+        (d, out)
+    }
+
+    fn texts(out: &[Action]) -> Vec<String> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send { payload, .. } => Some(String::from_utf8(payload.to_vec()).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The cluster's answer on our schema session, its `lrmd_ipc_msg` holding `inner`.
+    fn schema_answer(d: &mut Dispatcher, inner: &str) -> Vec<Action> {
+        let session = d.sessions.by_local(SCHEMA_FETCH).unwrap().id.clone();
+        let text = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="{session}" lrmd_ipc_msg_id="1" lrmd_op="ipc_fwd"><lrmd_ipc_msg>{inner}</lrmd_ipc_msg></lrmd_ipc_proxy>"#
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.handle(ConnId(1), Request::from_xml(&parse(&text)), now)
+    }
+
+    fn written(out: &[Action]) -> Option<Vec<(String, String)>> {
+        out.iter().find_map(|a| match a {
+            Action::WriteSchemas { files } => Some(
+                files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.content.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_1_1_provider_hears_1_1_and_is_not_asked_for_schemas() {
+        let (d, out) = signed_on_with("1.1");
+        let sent = texts(&out);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0].contains(r#"lrmd_protocol_version="1.1""#));
+        assert!(d.sessions.of_provider(ConnId(1)).is_empty());
+    }
+
+    #[test]
+    fn a_1_2_provider_is_asked_and_the_accepted_files_are_written() {
+        let (mut d, out) = signed_on_with("1.2");
+        let sent = texts(&out);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[0].contains(r#"lrmd_protocol_version="1.2""#));
+        assert!(
+            sent[1].contains(r#"lrmd_ipc_op="new" lrmd_ipc_server="cib_ro""#),
+            "{}",
+            sent[1]
+        );
+        assert!(sent[2].contains(r#"lrmd_ipc_op="request""#));
+        assert!(
+            sent[2].contains(r#"lrmd_ipc_msg_flags="768""#),
+            "{}",
+            sent[2]
+        );
+        assert!(
+            sent[2].contains(
+                r#"<cib_command t="cib" cib_op="cib_schemas" cib_callid="1" cib_callopt="4096""#
+            ),
+            "{}",
+            sent[2]
+        );
+        assert!(sent[2].contains(r#"<schema version="pacemaker-3.9"/>"#));
+        let out = schema_answer(
+            &mut d,
+            r#"<cib-reply t="cib" cib_op="cib_schemas" cib_rc="0"><cib_calldata><schemas><schema version="pacemaker-3.10"><file path="pacemaker-3.10.rng"><![CDATA[<grammar/>]]></file><file path="../../etc/cron.d/x"><![CDATA[evil]]></file></schema></schemas></cib_calldata></cib-reply>"#,
+        );
+        assert_eq!(
+            written(&out),
+            Some(vec![("pacemaker-3.10.rng".into(), "<grammar/>".into())])
+        );
+        assert!(
+            texts(&out)
+                .iter()
+                .any(|t| t.contains(r#"lrmd_ipc_op="destroy""#)),
+            "{:?}",
+            texts(&out)
+        );
+        assert!(
+            d.sessions.by_local(SCHEMA_FETCH).is_none(),
+            "the session ends"
+        );
+        // A second answer finds no session: nothing is written.
+        let again = r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="x" lrmd_ipc_msg_id="1" lrmd_op="ipc_fwd"/>"#;
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        let out = d.handle(ConnId(1), Request::from_xml(&parse(again)), now);
+        assert_eq!(written(&out), None);
+    }
+
+    #[test]
+    fn hostile_or_failed_answers_write_nothing_and_keep_the_link() {
+        for inner in [
+            r#"<cib-reply cib_rc="-13"/>"#,
+            r#"<cib-reply cib_rc="0"><cib_calldata><nothing/></cib_calldata></cib-reply>"#,
+            "",
+        ] {
+            let (mut d, _) = signed_on_with("1.2");
+            let out = schema_answer(&mut d, inner);
+            assert_eq!(written(&out), None, "{inner}");
+            assert!(d.sessions.by_local(SCHEMA_FETCH).is_none());
+            assert!(!out.iter().any(|a| matches!(a, Action::Exit { .. })));
+        }
+        // Too many files: the whole answer is refused.
+        let many: String = (0..=crate::limits::SCHEMA_MAX_FILES)
+            .map(|i| format!(r#"<file path="f{i}">x</file>"#))
+            .collect();
+        let (mut d, _) = signed_on_with("1.2");
+        let out = schema_answer(
+            &mut d,
+            &format!(
+                r#"<cib-reply cib_rc="0"><schemas><schema>{many}</schema></schemas></cib-reply>"#
+            ),
+        );
+        assert_eq!(written(&out), None);
+    }
+
+    #[test]
+    fn a_provider_leaving_mid_transfer_ends_it_quietly() {
+        let (mut d, _) = signed_on_with("1.2");
+        let mut out = Vec::new();
+        d.drop_sessions_of(ConnId(1), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(d.sessions.by_local(SCHEMA_FETCH).is_none());
+    }
+
     #[test]
     fn several_requests_in_flight_each_get_their_own_response() {
         let mut d = with_session();
