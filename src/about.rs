@@ -23,12 +23,12 @@ pub fn board() -> &'static str {
     crate::limits::board::NAME.unwrap_or("generic")
 }
 
-/// One line naming the build: `pcmk-remoted 0.1.0 (protocol 1.1, board x, features a, b)`.
+/// One line naming the build: `pcmk-remoted 0.1.0 (protocol 1.2, board x, features a, b)`.
 pub fn version_line() -> String {
     format!(
         "pcmk-remoted {} (Pacemaker Remote protocol {}, board {}, features {})",
         env!("CARGO_PKG_VERSION"),
-        crate::proto::names::PROTOCOL_VERSION,
+        crate::proto::names::PROTOCOL_VERSION_SCHEMAS,
         board(),
         features().join(", ")
     )

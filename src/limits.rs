@@ -286,6 +286,28 @@ pub const IPC_RELAY_OUTBOX_DIVISOR: usize = 2;
 /// relayed and is refused like an oversized one (EMSGSIZE). About 0.1 s of that work.
 pub const IPC_RELAY_MAX_ESCAPE_COST: u64 = 100_000_000;
 
+/// Relayed requests of one local session awaiting the cluster's response. A libqb client
+/// usually waits for each response, but nothing stops one from sending more first; each is
+/// remembered so its response is delivered under its own id. At the bound a further request
+/// is refused with EAGAIN and not relayed.
+pub const IPC_RELAY_MAX_PENDING_PER_SESSION: usize = 64;
+
+/// Schema files one answer of the cluster may carry (protocol.md 17; Pacemaker 3.0.x sends
+/// about 15 to a node whose schemas lag one release). Beyond it the whole answer is refused
+/// with a log line and the schema directory is left as it was.
+pub const SCHEMA_MAX_FILES: usize = 512;
+
+/// Bytes of one schema file (the largest Pacemaker ships is under 64 KiB). A larger file is
+/// refused, with a log line, and the rest of the answer still written.
+pub const SCHEMA_MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// Bytes of all schema files of one answer together. Beyond it the whole answer is refused
+/// with a log line and the schema directory is left as it was.
+pub const SCHEMA_MAX_TOTAL_BYTES: usize = 16 * 1024 * 1024;
+
+/// Bytes of a schema file's name: longer names are refused (a file system's usual bound).
+pub const SCHEMA_MAX_NAME_BYTES: usize = 255;
+
 /// How often a service name another local user squats is tried again (the daemon keeps serving
 /// the cluster meanwhile; see README "Tools on the node").
 pub const IPC_NAME_RETRY: Duration = Duration::from_secs(10);

@@ -112,3 +112,51 @@ fn pacemaker_3_0_0_cluster_and_tools_with_our_node_and_the_original() {
 fn pacemaker_3_0_3_cluster_and_tools_with_our_node_and_the_original() {
     both_daemons_on("sid-cluster", "3.0.3");
 }
+
+/// Schema transfer (protocol.md 17) on `root`: tests/pcmk3/schemas.sh makes the node's schemas
+/// lag the cluster's by one release; with our daemon and with the original, the files arrive,
+/// are the same, and the node's tools work with them and fail without them.
+fn schema_transfer_on(root: &str, version: &str) {
+    let _one = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = missing_for(root) {
+        if skip_or_fail(&m) {
+            return;
+        }
+    }
+    let out = Script {
+        path: "tests/pcmk3/schemas.sh",
+        args: &[root, DAEMON],
+        ..Script::default()
+    }
+    .run(Duration::from_secs(600));
+    assert!(
+        out.lines().any(|l| l == "PASS"),
+        "Pacemaker {version}:\n{out}"
+    );
+    for kind in ["ours", "original"] {
+        for check in ["fetched", "tool_crm_mon", "tool_crm_resource", "control"] {
+            let prefix = format!("RESULT {kind} {check} pass");
+            assert!(
+                out.lines().any(|l| l.starts_with(&prefix)),
+                "Pacemaker {version}, {kind}: no passing {check}:\n{out}"
+            );
+        }
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("RESULT ours same_as_original pass")),
+        "{out}"
+    );
+}
+
+/// Schema transfer from a Pacemaker 3.0.0 cluster to a node whose schemas lag it.
+#[test]
+fn pacemaker_3_0_0_schema_transfer_to_a_lagging_node_as_the_original() {
+    schema_transfer_on("trixie-cluster", "3.0.0");
+}
+
+/// Schema transfer from a Pacemaker 3.0.3 cluster to a node whose schemas lag it.
+#[test]
+fn pacemaker_3_0_3_schema_transfer_to_a_lagging_node_as_the_original() {
+    schema_transfer_on("sid-cluster", "3.0.3");
+}

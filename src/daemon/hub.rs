@@ -141,6 +141,7 @@ impl Hub {
                 Action::IpcResponse { .. }
                 | Action::IpcEvent { .. }
                 | Action::IpcDisconnect { .. } => {}
+                Action::WriteSchemas { files } => super::schemas::replace_in_background(files),
                 Action::Kill { pid, group } => {
                     // A reaped agent's pid may already be someone else's: its end is on the
                     // way to the executor, there is nothing left to kill.

@@ -38,6 +38,7 @@ mod conn;
 pub mod host;
 pub mod hub;
 pub mod keys;
+pub mod schemas;
 
 /// Where agents and the daemon run, as the original (protocol.md 2.4).
 const WORKING_DIRECTORY: &str = "/var/lib/pacemaker/cores";
@@ -115,6 +116,7 @@ pub fn run(config: Config) -> i32 {
             node_start_state: config.node_start_state.clone(),
             sbd_timeout_ms: config.sbd_watchdog_timeout_ms,
             max_alerts: limits.max_children,
+            schema_version: schemas::highest_installed(),
         },
         executor,
         Box::new(host::Machine::default()),

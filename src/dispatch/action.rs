@@ -70,6 +70,12 @@ pub enum Action {
         /// The local client.
         local: IpcClientId,
     },
+    /// Replace the files of the schema directory with these, off the event loop
+    /// (protocol.md 17); the names were checked by `dispatch::schemas`.
+    WriteSchemas {
+        /// The accepted files.
+        files: Vec<super::schemas::SchemaFile>,
+    },
     /// End the process with this status.
     Exit {
         /// Exit status.

@@ -18,6 +18,7 @@ mod host;
 #[cfg(feature = "ipc-proxy")]
 pub mod proxy;
 mod resources;
+pub mod schemas;
 pub mod sessions;
 mod signon;
 pub mod watchdog;
@@ -75,6 +76,9 @@ pub struct DispatchSettings {
     pub sbd_timeout_ms: Option<u64>,
     /// Alert agents running at once.
     pub max_alerts: usize,
+    /// Our highest installed CIB schema (`pacemaker-X.Y`), sent in the schema transfer's
+    /// request; `None` turns schema transfer off (protocol.md 17).
+    pub schema_version: Option<String>,
 }
 
 /// The protocol core shared by every connection.
@@ -89,6 +93,9 @@ pub struct Dispatcher {
     #[cfg_attr(not(feature = "alerts"), allow(dead_code))]
     alert_sequence: u64,
     alerts_running: usize,
+    /// Schema transfers started, to make each session id unique.
+    #[cfg_attr(not(feature = "ipc-proxy"), allow(dead_code))]
+    schema_fetches: u64,
     sessions: Sessions,
 }
 
@@ -110,6 +117,7 @@ impl Dispatcher {
             executor,
             alert_sequence: 0,
             alerts_running: 0,
+            schema_fetches: 0,
             sessions: Sessions::default(),
         }
     }

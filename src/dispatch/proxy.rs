@@ -13,11 +13,16 @@ use log::{debug, info, warn};
 use super::sessions::{proxied_name, Session};
 use super::{encoded, event, Action, Dispatcher};
 use crate::handles::{ConnId, IpcClientId};
-use crate::limits::IPC_RELAY_MAX_ESCAPE_COST;
+use crate::limits::{IPC_RELAY_MAX_ESCAPE_COST, IPC_RELAY_MAX_PENDING_PER_SESSION};
 use crate::proto::names::rc;
 use crate::proto::proxy::{self as msg, ProxyOp, Relayed, CLIENT_RESPONSE};
 use crate::proto::request::ProxyMessage;
+use crate::proto::schemas as schema_msg;
 use crate::proto::xml::{Element, Node};
+
+/// The local id of our own schema transfer session: no local client ever has it (the IPC
+/// server counts up from 1).
+pub const SCHEMA_FETCH: IpcClientId = IpcClientId(u64::MAX);
 
 /// Services a local client may open, and the one that is always refused.
 pub const SERVICES: &[&str] = &[
@@ -72,7 +77,7 @@ impl Dispatcher {
             provider,
             client_name,
             user: user.to_string(),
-            pending: None,
+            pending: std::collections::VecDeque::new(),
         });
         vec![event(provider, &note)]
     }
@@ -112,6 +117,18 @@ impl Dispatcher {
             return Relay::Done(vec![Action::IpcDisconnect { local }]);
         };
         let refusal = Refusal::of(msg_id, flags, &message);
+        if session.pending.len() >= IPC_RELAY_MAX_PENDING_PER_SESSION {
+            crate::limited!(
+                crate::logging::Source::LocalClient,
+                log::Level::Warn,
+                "not relaying request {msg_id} of local client {}: {} of its requests already \
+                 await the cluster's response, at most {IPC_RELAY_MAX_PENDING_PER_SESSION}; \
+                 refused with -EAGAIN",
+                session.client_name,
+                session.pending.len()
+            );
+            return Relay::Done(refusal.actions(local, -libc::EAGAIN));
+        }
         let cost = escape_cost(&message);
         if cost > IPC_RELAY_MAX_ESCAPE_COST {
             crate::limited!(
@@ -143,7 +160,7 @@ impl Dispatcher {
             );
             return Relay::Done(refusal.actions(local, -libc::EMSGSIZE));
         }
-        session.pending = Some(msg_id);
+        session.pending.push_back(msg_id);
         Relay::Send {
             to: session.provider,
             payload,
@@ -161,8 +178,8 @@ impl Dispatcher {
         errno: i32,
     ) -> Vec<Action> {
         if let Some(session) = self.sessions.by_local(local) {
-            if session.pending == Some(refusal.msg_id) {
-                session.pending = None;
+            if let Some(at) = session.pending.iter().rposition(|&id| id == refusal.msg_id) {
+                session.pending.remove(at);
             }
         }
         refusal.actions(local, errno)
@@ -182,6 +199,11 @@ impl Dispatcher {
     /// Ends the sessions a departing provider relayed (protocol.md 13).
     pub(super) fn drop_sessions_of(&mut self, provider: ConnId, out: &mut Vec<Action>) {
         for local in self.sessions.of_provider(provider) {
+            if local == SCHEMA_FETCH {
+                self.sessions.remove_local(local);
+                warn!("{provider} left before answering the schema transfer; schema files left as they were");
+                continue;
+            }
             if let Some(s) = self.sessions.remove_local(local) {
                 info!(
                     "closing local client {}: its cluster connection is gone",
@@ -189,6 +211,92 @@ impl Dispatcher {
                 );
             }
             out.push(Action::IpcDisconnect { local });
+        }
+    }
+
+    /// Schema transfer (protocol.md 17): a provider that signed on with 1.2 or later is asked,
+    /// on a read-only CIB session of our own, for the schema files later than our newest. A
+    /// fetch still waiting is abandoned (the original kills its fetch child).
+    pub(super) fn fetch_schemas(&mut self, provider: ConnId, out: &mut Vec<Action>) {
+        let Some(after) = self.settings.schema_version.clone() else {
+            info!("{provider} offers schema transfer, but we know no installed schema; skipped");
+            return;
+        };
+        if let Some(old) = self.sessions.remove_local(SCHEMA_FETCH) {
+            info!(
+                "abandoning the schema transfer still waiting for {}",
+                old.provider
+            );
+            if self.clients.get(old.provider).is_some() {
+                out.push(event(old.provider, &msg::destroy(&old.id)));
+            }
+        }
+        self.schema_fetches = self.schema_fetches.wrapping_add(1);
+        let mut seed = [0u8; 16];
+        seed[..8].copy_from_slice(&provider.0.to_le_bytes());
+        seed[8..].copy_from_slice(&self.schema_fetches.to_le_bytes());
+        let id = crate::dispatch::clients::uuid_v4(seed);
+        let client_name = format!("pcmk-remoted-schemas-{}", &id[..8]);
+        info!("{provider}: fetching schema files later than {after} from the cluster");
+        out.push(event(provider, &msg::new_session(schema_msg::SERVICE, &id)));
+        let relay = Relayed {
+            session: &id,
+            client_name: &client_name,
+            user: "root",
+            msg_id: 1,
+            flags: CLIENT_RESPONSE,
+        };
+        let request = schema_msg::request(&after, 1, &client_name);
+        out.push(event(provider, &relay.wrap(request)));
+        self.sessions.insert(Session {
+            id,
+            local: SCHEMA_FETCH,
+            server: schema_msg::SERVICE.to_string(),
+            provider,
+            client_name,
+            user: "root".to_string(),
+            pending: std::collections::VecDeque::from([1]),
+        });
+    }
+
+    /// The cluster's message for our schema transfer session: an answer ends it.
+    fn schema_answer(&mut self, conn: ConnId, message: ProxyMessage, out: &mut Vec<Action>) {
+        match message.op {
+            ProxyOp::Response => {}
+            ProxyOp::Destroy => {
+                self.sessions.remove_local(SCHEMA_FETCH);
+                warn!("{conn} ended the schema transfer session before answering; schema files left as they were");
+                return;
+            }
+            _ => return,
+        }
+        let Some(session) = self.sessions.remove_local(SCHEMA_FETCH) else {
+            return;
+        };
+        out.push(event(conn, &msg::destroy(&session.id)));
+        let Some(inner) = message.inner else {
+            warn!("{conn} answered the schema transfer with no message; schema files left as they were");
+            return;
+        };
+        let offered = match schema_msg::files(&inner) {
+            Ok(f) => f,
+            Err(e) => {
+                warn!("{conn} schema transfer failed ({e:?}); schema files left as they were");
+                return;
+            }
+        };
+        match super::schemas::accept(offered) {
+            Ok(files) if files.is_empty() => {
+                info!("{conn} schema transfer: the cluster has no schema later than ours");
+                out.push(Action::WriteSchemas { files });
+            }
+            Ok(files) => {
+                info!("{conn} schema transfer: {} files accepted", files.len());
+                out.push(Action::WriteSchemas { files });
+            }
+            Err(why) => warn!(
+                "{conn} schema transfer refused: the answer carries {why}; schema files left as they were"
+            ),
         }
     }
 
@@ -207,18 +315,14 @@ impl Dispatcher {
             return;
         };
         let local = session.local;
+        if local == SCHEMA_FETCH {
+            self.schema_answer(conn, message, out);
+            return;
+        }
         let text = message.inner_text();
         match op {
             ProxyOp::Response => {
-                let id = match (message.msg_id, session.pending.take()) {
-                    (Some(got), Some(want)) if got != want => {
-                        warn!("{conn} response for IPC request {got} while {want} waits; delivering as {got}");
-                        got
-                    }
-                    (Some(got), _) => got,
-                    (None, Some(want)) => want,
-                    (None, None) => 0,
-                };
+                let id = take_pending(&mut session.pending, message.msg_id, conn);
                 out.push(Action::IpcResponse {
                     local,
                     id,
@@ -232,6 +336,29 @@ impl Dispatcher {
             ProxyOp::Destroy => out.push(Action::IpcDisconnect { local }),
             other => warn!("{conn} unknown proxy operation '{other}' for session {session_id}"),
         }
+    }
+}
+
+/// The id a response is delivered under: the one it names, forgotten from the session's
+/// pending requests; without one, the oldest pending request's (responses come in order).
+fn take_pending(
+    pending: &mut std::collections::VecDeque<u32>,
+    got: Option<u32>,
+    conn: ConnId,
+) -> u32 {
+    match got {
+        Some(got) => {
+            if let Some(at) = pending.iter().position(|&id| id == got) {
+                pending.remove(at);
+            } else {
+                let waiting = pending
+                    .front()
+                    .map_or_else(|| "none".to_string(), u32::to_string);
+                warn!("{conn} response for IPC request {got}, which no request awaits (oldest waiting: {waiting}); delivering as {got}");
+            }
+            got
+        }
+        None => pending.pop_front().unwrap_or(0),
     }
 }
 
@@ -403,10 +530,266 @@ mod tests {
         };
         assert_eq!(to, ConnId(1));
         assert!(payload.len() <= 1000);
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, [3]);
+    }
+
+    /// The session id `with_session` makes, and a cluster response to request `id` (with no
+    /// `lrmd_ipc_msg_id` when `id` is None).
+    fn response(d: &mut Dispatcher, id: Option<u32>, mark: &str) -> Vec<Action> {
+        let session = "abababab-abab-4bab-abab-abababababab";
+        let id = id.map_or_else(String::new, |i| format!(r#" lrmd_ipc_msg_id="{i}""#));
+        let text = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="{session}"{id} lrmd_op="ipc_fwd"><lrmd_ipc_msg><cib-reply mark="{mark}"/></lrmd_ipc_msg></lrmd_ipc_proxy>"#
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.handle(ConnId(1), Request::from_xml(&parse(&text)), now)
+    }
+
+    fn delivered(out: &[Action]) -> Vec<(u32, String)> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::IpcResponse { id, payload, .. } => {
+                    let e = parse(std::str::from_utf8(payload).unwrap());
+                    Some((*id, e.attr("mark").unwrap_or("").to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A dispatcher knowing schema `pacemaker-3.9`, and what signing on provider 1 with
+    /// protocol `version` sent it.
+    fn signed_on_with(version: &str) -> (Dispatcher, Vec<Action>) {
+        let executor = Executor::new(
+            ExecLimits {
+                max_resources: 8,
+                max_queued_operations: 8,
+                max_recurring_operations: 8,
+                max_children: 8,
+            },
+            Box::new(crate::agents::table::Table::default()),
+        );
+        let mut d = Dispatcher::new(
+            DispatchSettings {
+                schema_version: Some("pacemaker-3.9".into()),
+                ..DispatchSettings::default()
+            },
+            executor,
+            Box::new(crate::dispatch::FixedHost::default()),
+            Instant::now(),
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.connected(ConnId(1), "peer".into(), [1; 16]);
+        let register = REGISTER.replace(r#"version="1.1""#, &format!(r#"version="{version}""#));
+        let out = d.handle(ConnId(1), Request::from_xml(&parse(&register)), now);
+        (d, out)
+    }
+
+    fn texts(out: &[Action]) -> Vec<String> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Send { payload, .. } => Some(String::from_utf8(payload.to_vec()).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The cluster's answer on our schema session, its `lrmd_ipc_msg` holding `inner`.
+    fn schema_answer(d: &mut Dispatcher, inner: &str) -> Vec<Action> {
+        let session = d.sessions.by_local(SCHEMA_FETCH).unwrap().id.clone();
+        let text = format!(
+            r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="{session}" lrmd_ipc_msg_id="1" lrmd_op="ipc_fwd"><lrmd_ipc_msg>{inner}</lrmd_ipc_msg></lrmd_ipc_proxy>"#
+        );
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        d.handle(ConnId(1), Request::from_xml(&parse(&text)), now)
+    }
+
+    fn written(out: &[Action]) -> Option<Vec<(String, String)>> {
+        out.iter().find_map(|a| match a {
+            Action::WriteSchemas { files } => Some(
+                files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.content.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_1_1_provider_hears_1_1_and_is_not_asked_for_schemas() {
+        let (d, out) = signed_on_with("1.1");
+        let sent = texts(&out);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0].contains(r#"lrmd_protocol_version="1.1""#));
+        assert!(d.sessions.of_provider(ConnId(1)).is_empty());
+    }
+
+    #[test]
+    fn a_1_2_provider_is_asked_and_the_accepted_files_are_written() {
+        let (mut d, out) = signed_on_with("1.2");
+        let sent = texts(&out);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[0].contains(r#"lrmd_protocol_version="1.2""#));
+        assert!(
+            sent[1].contains(r#"lrmd_ipc_op="new" lrmd_ipc_server="cib_ro""#),
+            "{}",
+            sent[1]
+        );
+        assert!(sent[2].contains(r#"lrmd_ipc_op="request""#));
+        assert!(
+            sent[2].contains(r#"lrmd_ipc_msg_flags="768""#),
+            "{}",
+            sent[2]
+        );
+        assert!(
+            sent[2].contains(
+                r#"<cib_command t="cib" cib_op="cib_schemas" cib_callid="1" cib_callopt="4096""#
+            ),
+            "{}",
+            sent[2]
+        );
+        assert!(sent[2].contains(r#"<schema version="pacemaker-3.9"/>"#));
+        let out = schema_answer(
+            &mut d,
+            r#"<cib-reply t="cib" cib_op="cib_schemas" cib_rc="0"><cib_calldata><schemas><schema version="pacemaker-3.10"><file path="pacemaker-3.10.rng"><![CDATA[<grammar/>]]></file><file path="../../etc/cron.d/x"><![CDATA[evil]]></file></schema></schemas></cib_calldata></cib-reply>"#,
+        );
+        assert_eq!(
+            written(&out),
+            Some(vec![("pacemaker-3.10.rng".into(), "<grammar/>".into())])
+        );
+        assert!(
+            texts(&out)
+                .iter()
+                .any(|t| t.contains(r#"lrmd_ipc_op="destroy""#)),
+            "{:?}",
+            texts(&out)
+        );
+        assert!(
+            d.sessions.by_local(SCHEMA_FETCH).is_none(),
+            "the session ends"
+        );
+        // A second answer finds no session: nothing is written.
+        let again = r#"<lrmd_ipc_proxy lrmd_ipc_op="response" lrmd_ipc_session="x" lrmd_ipc_msg_id="1" lrmd_op="ipc_fwd"/>"#;
+        let now = Now {
+            mono: Instant::now(),
+            epoch: 1_700_000_000,
+        };
+        let out = d.handle(ConnId(1), Request::from_xml(&parse(again)), now);
+        assert_eq!(written(&out), None);
+    }
+
+    #[test]
+    fn hostile_or_failed_answers_write_nothing_and_keep_the_link() {
+        for inner in [
+            r#"<cib-reply cib_rc="-13"/>"#,
+            r#"<cib-reply cib_rc="0"><cib_calldata><nothing/></cib_calldata></cib-reply>"#,
+            "",
+        ] {
+            let (mut d, _) = signed_on_with("1.2");
+            let out = schema_answer(&mut d, inner);
+            assert_eq!(written(&out), None, "{inner}");
+            assert!(d.sessions.by_local(SCHEMA_FETCH).is_none());
+            assert!(!out.iter().any(|a| matches!(a, Action::Exit { .. })));
+        }
+        // Too many files: the whole answer is refused.
+        let many: String = (0..=crate::limits::SCHEMA_MAX_FILES)
+            .map(|i| format!(r#"<file path="f{i}">x</file>"#))
+            .collect();
+        let (mut d, _) = signed_on_with("1.2");
+        let out = schema_answer(
+            &mut d,
+            &format!(
+                r#"<cib-reply cib_rc="0"><schemas><schema>{many}</schema></schemas></cib-reply>"#
+            ),
+        );
+        assert_eq!(written(&out), None);
+    }
+
+    #[test]
+    fn a_provider_leaving_mid_transfer_ends_it_quietly() {
+        let (mut d, _) = signed_on_with("1.2");
+        let mut out = Vec::new();
+        d.drop_sessions_of(ConnId(1), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(d.sessions.by_local(SCHEMA_FETCH).is_none());
+    }
+
+    #[test]
+    fn several_requests_in_flight_each_get_their_own_response() {
+        let mut d = with_session();
+        for id in [3, 4, 5] {
+            let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+            assert!(matches!(
+                d.ipc_relay(IpcClientId(7), id, 0, q, 10_000),
+                Relay::Send { .. }
+            ));
+        }
         assert_eq!(
             d.sessions.by_local(IpcClientId(7)).unwrap().pending,
-            Some(3)
+            [3, 4, 5]
         );
+        // Answered out of order, by id: each under its own id, and forgotten.
+        assert_eq!(
+            delivered(&response(&mut d, Some(4), "b")),
+            [(4, "b".into())]
+        );
+        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, [3, 5]);
+        // Without an id, the oldest one waiting.
+        assert_eq!(delivered(&response(&mut d, None, "a")), [(3, "a".into())]);
+        assert_eq!(
+            delivered(&response(&mut d, Some(5), "c")),
+            [(5, "c".into())]
+        );
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
+        // A response nobody awaits is still delivered under its id, and forgets nothing.
+        assert_eq!(
+            delivered(&response(&mut d, Some(9), "x")),
+            [(9, "x".into())]
+        );
+    }
+
+    #[test]
+    fn a_session_with_too_many_requests_in_flight_is_refused_eagain() {
+        let mut d = with_session();
+        let limit = u32::try_from(IPC_RELAY_MAX_PENDING_PER_SESSION).unwrap();
+        for id in 0..limit {
+            let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+            assert!(matches!(
+                d.ipc_relay(IpcClientId(7), id, 0, q, 10_000),
+                Relay::Send { .. }
+            ));
+        }
+        let q = parse(r#"<cib_command t="cib" cib_op="cib_query" cib_callid="12"/>"#);
+        let Relay::Done(out) = d.ipc_relay(IpcClientId(7), limit, 0x200, q, 10_000) else {
+            panic!("relayed past the bound");
+        };
+        assert_eq!(cib_refusal(&out), Some((Some(limit), "-11".into())));
+        assert_eq!(
+            d.sessions.by_local(IpcClientId(7)).unwrap().pending.len(),
+            IPC_RELAY_MAX_PENDING_PER_SESSION
+        );
+        // Once one is answered, the next goes again.
+        response(&mut d, Some(0), "a");
+        let q = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
+        assert!(matches!(
+            d.ipc_relay(IpcClientId(7), limit, 0, q, 10_000),
+            Relay::Send { .. }
+        ));
     }
 
     #[test]
@@ -425,7 +808,12 @@ mod tests {
         assert_eq!(cib_refusal(&out), Some((Some(4), "-90".into())));
         assert!(out.iter().all(|a| !matches!(a, Action::Send { .. })));
         // Nothing waits for a reply from the cluster; the next request still goes.
-        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
         let small = parse(r#"<cib_command t="cib" cib_op="cib_query"/>"#);
         assert!(matches!(
             d.ipc_relay(IpcClientId(7), 5, 0, small, 5000),
@@ -444,7 +832,12 @@ mod tests {
         };
         let out = d.ipc_relay_refused(IpcClientId(7), &refusal, -libc::EAGAIN);
         assert_eq!(cib_refusal(&out), Some((None, "-11".into())));
-        assert_eq!(d.sessions.by_local(IpcClientId(7)).unwrap().pending, None);
+        assert!(d
+            .sessions
+            .by_local(IpcClientId(7))
+            .unwrap()
+            .pending
+            .is_empty());
     }
 
     #[test]

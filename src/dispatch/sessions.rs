@@ -23,8 +23,9 @@ pub struct Session {
     pub client_name: String,
     /// The local user's name, or `#unprivileged`.
     pub user: String,
-    /// The IPC id of the request awaiting a response, if any.
-    pub pending: Option<u32>,
+    /// The IPC ids of the relayed requests awaiting a response, oldest first (at most
+    /// `IPC_RELAY_MAX_PENDING_PER_SESSION`).
+    pub pending: std::collections::VecDeque<u32>,
 }
 
 /// Every session, by id and by local client.

@@ -124,6 +124,7 @@ impl Dispatcher {
         if result.is_ok() && is_ipc_provider {
             self.clients.set_stage(conn, Stage::Relaying);
         }
+        let fetch_schemas = result.is_ok() && is_ipc_provider && wants_schemas(version.as_deref());
         let Some(client) = self.clients.get(conn) else {
             return;
         };
@@ -145,9 +146,16 @@ impl Dispatcher {
             client_id: &client.client_id,
             uptime_s,
             node_start_state: self.settings.node_start_state.as_deref(),
+            protocol_version: announced_version(version.as_deref()),
         }
         .to_xml();
         out.push(answer(call, body));
+        #[cfg(feature = "ipc-proxy")]
+        if fetch_schemas {
+            self.fetch_schemas(conn, out);
+        }
+        #[cfg(not(feature = "ipc-proxy"))]
+        let _ = fetch_schemas;
     }
 
     /// `lrmd_rsc_poke`, the keepalive: answered, and notified to every named client.
@@ -178,6 +186,24 @@ pub(super) enum Permission {
     Ignored,
 }
 
+/// The version we announce in the register reply (protocol.md 8): 1.2 to a client that
+/// registers with 1.2 or later, 1.1 to every other, so that a cluster older than 2.1.8 never
+/// hears of a version it does not know.
+pub fn announced_version(client: Option<&str>) -> &'static str {
+    match client {
+        Some(v) if version_at_least(v, names::PROTOCOL_VERSION_SCHEMAS) => {
+            names::PROTOCOL_VERSION_SCHEMAS
+        }
+        _ => names::PROTOCOL_VERSION,
+    }
+}
+
+/// Whether a provider signing on with this version expects us to fetch the cluster's
+/// schema files (protocol.md 17).
+pub fn wants_schemas(client: Option<&str>) -> bool {
+    client.is_some_and(|v| version_at_least(v, names::PROTOCOL_VERSION_SCHEMAS))
+}
+
 /// Compares dotted versions numerically, as the original does ("1.10" is above "1.9").
 pub fn version_at_least(have: &str, need: &str) -> bool {
     let parse = |v: &str| -> Option<Vec<u64>> {
@@ -193,5 +219,24 @@ pub fn version_at_least(have: &str, need: &str) -> bool {
                 .is_none_or(|o| o.is_gt())
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn clusters_of_1_2_and_later_hear_1_2_and_older_ones_1_1() {
+        assert_eq!(announced_version(Some("1.2")), "1.2");
+        assert_eq!(announced_version(Some("1.10")), "1.2");
+        assert_eq!(announced_version(Some("2")), "1.2");
+        assert_eq!(announced_version(Some("1.1")), "1.1");
+        assert_eq!(announced_version(Some("1.0")), "1.1");
+        assert_eq!(announced_version(Some("garbage")), "1.1");
+        assert_eq!(announced_version(None), "1.1");
+        assert!(wants_schemas(Some("1.2")));
+        assert!(!wants_schemas(Some("1.1")));
+        assert!(!wants_schemas(None));
     }
 }

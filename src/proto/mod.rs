@@ -9,6 +9,7 @@ pub mod names;
 pub mod proxy;
 pub mod reply;
 pub mod request;
+pub mod schemas;
 pub mod xml;
 
 pub use request::{Op, Request};

@@ -217,7 +217,11 @@ pub mod callopt {
 /// take-over and drops its own connection (protocol.md 13).
 pub const DIAGNOSTIC_CLIENT_NAME: &str = "pcmk-remoted-check";
 
-/// The protocol version we announce (that of Pacemaker 2.1.5 to 2.1.7).
+/// The protocol version we announce to clusters that do not speak 1.2 (that of Pacemaker
+/// 2.1.5 to 2.1.7).
 pub const PROTOCOL_VERSION: &str = "1.1";
+/// The protocol version we announce to clusters whose register says 1.2 or later (that of
+/// Pacemaker 2.1.8 and later, which brings schema transfer, protocol.md 8 and 17).
+pub const PROTOCOL_VERSION_SCHEMAS: &str = "1.2";
 /// The oldest client version we accept (the original's minimum).
 pub const MIN_PROTOCOL_VERSION: &str = "1.0";

@@ -49,6 +49,8 @@ pub struct SignonReply<'a> {
     pub uptime_s: u64,
     /// `PCMK_node_start_state`, if set.
     pub node_start_state: Option<&'a str>,
+    /// The protocol version we announce to this client (protocol.md 8).
+    pub protocol_version: &'a str,
 }
 
 impl SignonReply<'_> {
@@ -58,7 +60,7 @@ impl SignonReply<'_> {
         let mut el = reply(origin::SIGNON, self.rc, self.call_id)
             .with_attr(attr::OP, op::REGISTER)
             .with_attr(attr::CLIENT_ID, self.client_id)
-            .with_attr(attr::PROTOCOL_VERSION, super::names::PROTOCOL_VERSION)
+            .with_attr(attr::PROTOCOL_VERSION, self.protocol_version)
             .with_attr(attr::UPTIME, self.uptime_s);
         if let Some(state) = self.node_start_state {
             el.set_attr(attr::NODE_START_STATE, state);
@@ -263,6 +265,7 @@ mod tests {
             client_id: "a41eded1-2674-4dcc-bfb9-bbf930178967",
             uptime_s: 5,
             node_start_state: None,
+            protocol_version: crate::proto::names::PROTOCOL_VERSION,
         };
         let t = text(&addressed_reply(r.to_xml(), 63));
         let captured = r#"<lrmd_reply lrmd_origin="process_lrmd_signon" lrmd_rc="0" lrmd_callid="1" lrmd_op="register" lrmd_clientid="a41eded1-2674-4dcc-bfb9-bbf930178967" lrmd_protocol_version="1.1""#;
