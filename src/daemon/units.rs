@@ -53,6 +53,36 @@ impl Units {
         }
     }
 
+    /// The daemon's: the system bus (`DBUS_SYSTEM_BUS_ADDRESS` or the standard socket),
+    /// drop-ins under `/`, drivers on `ex`.
+    pub fn for_daemon(ex: &Rc<async_executor::LocalExecutor<'static>>) -> Rc<Units> {
+        let socket = crate::dbus::address::system_bus(&|k| std::env::var(k).ok())
+            .unwrap_or_else(|_| PathBuf::from(crate::dbus::address::SYSTEM_BUS_SOCKET));
+        let ex = Rc::clone(ex);
+        Rc::new(Units::new(
+            socket,
+            PathBuf::from("/"),
+            Rc::new(move |d| ex.spawn(d).detach()),
+        ))
+    }
+
+    /// [`Units::run`] for the executor: its timeout in ms (0, none given, means the bus's
+    /// default call timeout), the result as the executor's.
+    pub async fn run_for(
+        &self,
+        action: &str,
+        agent: &str,
+        timeout_ms: u32,
+    ) -> crate::agents::OpResult {
+        let timeout = match timeout_ms {
+            0 => crate::limits::DBUS_DEFAULT_CALL_TIMEOUT,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        self.run(action, agent, timeout)
+            .await
+            .into_result(action, agent)
+    }
+
     /// The open connection, or a new one; `None` when the bus cannot be reached.
     async fn bus(&self) -> Option<Bus> {
         let current = self.bus.borrow().clone();
