@@ -21,6 +21,7 @@ const ALLOWED: &str = "
     # the shell: the loop, connections, hub, IPC bridge, keys, the machine's answers
     daemon -> agents
     daemon -> config
+    daemon -> dbus
     daemon -> dispatch
     daemon -> executor
     daemon -> exitcode

@@ -79,6 +79,11 @@ pub fn prepare(
         #[cfg(feature = "class-nagios")]
         "nagios" => super::nagios::prepare(paths, rsc_id, &def.agent, action, interval_ms, params),
         "stonith" => super::stonith::prepare(action, interval_ms),
+        #[cfg(feature = "class-systemd")]
+        "systemd" => Prepared::Unit {
+            action: action.to_string(),
+            agent: def.agent.clone(),
+        },
         known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
         // Classes are compared, never used in a path; an unknown one is answered as the
         // original answers it, as a missing agent.

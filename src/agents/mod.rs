@@ -121,6 +121,14 @@ pub enum Prepared {
     },
     /// Nothing to run: this is the result.
     Finished(OpResult),
+    /// A `systemd:` unit action, carried out by the shell through systemd's manager.
+    #[cfg(feature = "class-systemd")]
+    Unit {
+        /// The action.
+        action: String,
+        /// The agent (unit) as configured.
+        agent: String,
+    },
 }
 
 /// Finds what to run for one action of one resource: the agent on disk and its command, or a

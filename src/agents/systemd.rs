@@ -257,6 +257,37 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// The executor's result. `Pending` (the original's rc 193, status "pending") has no
+    /// execution status of ours yet and is reported as rc 193 with status "done";
+    /// `Stalled` never reaches here (the shell's timer turns it into a timeout).
+    pub fn into_result(self, action: &str, agent: &str) -> crate::agents::OpResult {
+        use crate::agents::ExecStatus;
+        let (rc, status, reason) = match self {
+            Outcome::Done { rc, status, reason } => (rc, status, reason),
+            Outcome::Pending => (PENDING_RC, Status::Done, None),
+            Outcome::Stalled => {
+                return Outcome::timed_out(action, agent).into_result(action, agent)
+            }
+        };
+        let status = match status {
+            Status::Done => ExecStatus::Done,
+            Status::Error => ExecStatus::Error,
+            Status::Timeout => ExecStatus::Timeout,
+            Status::NotInstalled => ExecStatus::NotInstalled,
+        };
+        crate::agents::OpResult {
+            rc,
+            status,
+            exit_reason: reason,
+            output: None,
+        }
+    }
+}
+
+/// The original's rc for a unit between states.
+const PENDING_RC: i32 = 193;
+
 /// `ActiveState` → result, as the original maps it: `active` and `reloading` are running,
 /// `activating` and `deactivating` pending, anything else (`inactive`, `failed`, ...) not
 /// running with the state as the exit reason.

@@ -58,6 +58,9 @@ pub struct Hub {
     #[cfg(feature = "ipc-proxy")]
     pub(crate) ipc: super::bridge::BridgeState,
     outboxes: RefCell<HashMap<ConnId, Mailbox<Rc<Vec<u8>>>>>,
+    /// The connection to systemd for `systemd:` resources.
+    #[cfg(feature = "class-systemd")]
+    units: Rc<super::units::Units>,
     /// Events for the daemon loop.
     pub control: Mailbox<Control>,
     /// Bounds.
@@ -79,6 +82,8 @@ impl Hub {
         user_timeout_ms: Option<u32>,
         ex: Rc<LocalExecutor<'static>>,
     ) -> Rc<Hub> {
+        #[cfg(feature = "class-systemd")]
+        let units = super::units::Units::for_daemon(&ex);
         Rc::new(Hub {
             dispatcher: RefCell::new(dispatcher),
             reaper: Reaper::new(),
@@ -89,6 +94,8 @@ impl Hub {
             #[cfg(feature = "ipc-proxy")]
             ipc: Default::default(),
             outboxes: RefCell::new(HashMap::new()),
+            #[cfg(feature = "class-systemd")]
+            units,
             control: Mailbox::new(usize::MAX),
             limits,
             tls,
@@ -142,6 +149,13 @@ impl Hub {
                 | Action::IpcEvent { .. }
                 | Action::IpcDisconnect { .. } => {}
                 Action::WriteSchemas { files } => super::schemas::replace_in_background(files),
+                #[cfg(feature = "class-systemd")]
+                Action::RunUnit {
+                    op,
+                    action,
+                    agent,
+                    timeout_ms,
+                } => self.run_unit(op, action, agent, timeout_ms),
                 Action::Kill { pid, group } => {
                     // A reaped agent's pid may already be someone else's: its end is on the
                     // way to the executor, there is nothing left to kill.
@@ -301,6 +315,19 @@ impl Hub {
                     .child_spawn_failed(op, &e, now())
             }
         }
+    }
+
+    /// Carries out a unit action in a task of its own; its end goes to the dispatcher.
+    #[cfg(feature = "class-systemd")]
+    fn run_unit(self: &Rc<Self>, op: OpId, action: String, agent: String, timeout_ms: u32) {
+        let hub = self.clone();
+        self.ex
+            .spawn(async move {
+                let result = hub.units.run_for(&action, &agent, timeout_ms).await;
+                let actions = hub.dispatcher.borrow_mut().unit_finished(op, result, now());
+                hub.perform(actions);
+            })
+            .detach();
     }
 
     /// Bounds for parsing one message from a peer, cluster or local.

@@ -39,6 +39,8 @@ pub mod host;
 pub mod hub;
 pub mod keys;
 pub mod schemas;
+#[cfg(feature = "class-systemd")]
+pub mod units;
 
 /// Where agents and the daemon run, as the original (protocol.md 2.4).
 const WORKING_DIRECTORY: &str = "/var/lib/pacemaker/cores";

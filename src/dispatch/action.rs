@@ -33,6 +33,19 @@ pub enum Action {
         /// What to run.
         invocation: Invocation,
     },
+    /// Carry out a `systemd:` unit action; report its end with
+    /// `Dispatcher::unit_finished`.
+    #[cfg(feature = "class-systemd")]
+    RunUnit {
+        /// The operation.
+        op: OpId,
+        /// The action.
+        action: String,
+        /// The agent (unit) as configured.
+        agent: String,
+        /// The operation's timeout in ms (0: none given).
+        timeout_ms: u32,
+    },
     /// Send SIGKILL to an agent (and its process group, unless `group` is false).
     Kill {
         /// Its pid.

@@ -284,6 +284,18 @@ impl Dispatcher {
                 }
                 Effect::Spawn { op, invocation } => out.push(Action::Spawn { op, invocation }),
                 Effect::Kill { pid, group, .. } => out.push(Action::Kill { pid, group }),
+                #[cfg(feature = "class-systemd")]
+                Effect::RunUnit {
+                    op,
+                    action,
+                    agent,
+                    timeout_ms,
+                } => out.push(Action::RunUnit {
+                    op,
+                    action,
+                    agent,
+                    timeout_ms,
+                }),
             }
         }
     }
@@ -299,6 +311,20 @@ impl Dispatcher {
     /// The shell could not start the agent of `op`.
     pub fn child_spawn_failed(&mut self, op: OpId, error: &io::Error, now: Now) -> Vec<Action> {
         self.executor.spawn_failed(op, error, now);
+        let mut out = Vec::new();
+        self.drain_executor(&mut out);
+        out
+    }
+
+    /// The unit action of `op` ended.
+    #[cfg(feature = "class-systemd")]
+    pub fn unit_finished(
+        &mut self,
+        op: OpId,
+        result: crate::agents::OpResult,
+        now: Now,
+    ) -> Vec<Action> {
+        self.executor.unit_finished(op, result, now);
         let mut out = Vec::new();
         self.drain_executor(&mut out);
         out

@@ -63,6 +63,18 @@ pub enum Effect {
         /// What to run.
         invocation: crate::process::Invocation,
     },
+    /// Carry out a `systemd:` unit action, then report [`Executor::unit_finished`].
+    #[cfg(feature = "class-systemd")]
+    RunUnit {
+        /// The operation.
+        op: OpId,
+        /// The action.
+        action: String,
+        /// The agent (unit) as configured.
+        agent: String,
+        /// The operation's timeout in ms (0: none given).
+        timeout_ms: u32,
+    },
     /// Send SIGKILL; the child's end is still reported through [`Executor::child_finished`].
     Kill {
         /// The operation.
@@ -433,6 +445,29 @@ impl Executor {
             _ => agents::Mapping::Ocf,
         };
         let result = agents::spawn_failure(mapping, error);
+        self.finish_run(op, result, true, now);
+        self.poll(now);
+    }
+
+    /// The unit action of `op` ended with `result`. A cancelled run was reported already;
+    /// this only frees its resource.
+    #[cfg(feature = "class-systemd")]
+    pub fn unit_finished(&mut self, op: OpId, result: OpResult, now: Now) {
+        let cancelled = matches!(
+            self.ops.get(&op).map(|o| &o.state),
+            Some(State::Running(Run {
+                ending: Some(Ending::Cancelled),
+                ..
+            }))
+        );
+        let result = if cancelled {
+            OpResult {
+                status: ExecStatus::Cancelled,
+                ..result
+            }
+        } else {
+            result
+        };
         self.finish_run(op, result, true, now);
         self.poll(now);
     }

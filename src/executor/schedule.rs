@@ -68,6 +68,8 @@ impl Executor {
             });
         }
         op.has_run = true;
+        #[cfg(feature = "class-systemd")]
+        let op_timeout_ms = op.timeout_ms;
         let deadline =
             (op.timeout_ms > 0).then(|| now.mono + Duration::from_millis(u64::from(op.timeout_ms)));
         if let Some(at) = deadline {
@@ -87,6 +89,18 @@ impl Executor {
         let mapping = match &prepared {
             Prepared::Run { mapping, .. } => *mapping,
             Prepared::Finished(_) => agents::Mapping::Ocf,
+            #[cfg(feature = "class-systemd")]
+            Prepared::Unit { .. } => agents::Mapping::Ocf,
+        };
+        // A unit action is bounded by the shell (its timeout plus the original's grace), not
+        // by a kill: no deadline of ours.
+        #[cfg(feature = "class-systemd")]
+        let deadline = match (&prepared, deadline) {
+            (Prepared::Unit { .. }, Some(at)) => {
+                self.timetable.remove_deadline(at, id);
+                None
+            }
+            (_, d) => d,
         };
         op.set_state(State::Running(Run {
             started: now.mono,
@@ -103,6 +117,13 @@ impl Executor {
                 self.effects.push(Effect::Spawn { op: id, invocation });
             }
             Prepared::Finished(result) => self.finish_run(id, result, false, now),
+            #[cfg(feature = "class-systemd")]
+            Prepared::Unit { action, agent } => self.effects.push(Effect::RunUnit {
+                op: id,
+                action,
+                agent,
+                timeout_ms: op_timeout_ms,
+            }),
         }
     }
 
