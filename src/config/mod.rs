@@ -32,6 +32,31 @@ pub const SBD_FILES: &[&str] = &["/etc/sysconfig/sbd", "/etc/default/sbd"];
 pub const DEFAULT_IPC_BUFFER: usize = 128 * 1024;
 /// Prefix of our own settings that Pacemaker does not have.
 pub const OWN_PREFIX: &str = "PCMK_remoted_";
+/// Where the node's tools look for schemas fetched from the cluster unless
+/// `PCMK_remote_schema_directory` says otherwise (protocol.md 17).
+pub const DEFAULT_FETCHED_SCHEMAS: &str = "/var/lib/pacemaker/schemas";
+/// Where Pacemaker installs its own schemas unless `PCMK_schema_directory` says otherwise.
+pub const DEFAULT_INSTALLED_SCHEMAS: &str = "/usr/share/pacemaker";
+
+/// The two schema directories of schema transfer (protocol.md 17), read like every other
+/// setting (command line, environment, settings file) so that a value in
+/// `/etc/sysconfig/pacemaker` counts as it does for the original under its unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaDirs {
+    /// Our own installed schemas: the newest one is what we announce to the cluster.
+    pub installed: PathBuf,
+    /// Where the files fetched from the cluster are written, for the node's tools.
+    pub fetched: PathBuf,
+}
+
+impl Default for SchemaDirs {
+    fn default() -> Self {
+        SchemaDirs {
+            installed: PathBuf::from(DEFAULT_INSTALLED_SCHEMAS),
+            fetched: PathBuf::from(DEFAULT_FETCHED_SCHEMAS),
+        }
+    }
+}
 
 /// Everything the daemon needs to start, already validated.
 #[derive(Debug, Clone)]
@@ -64,6 +89,8 @@ pub struct Config {
     pub ipc_framing: IpcFraming,
     /// The settings file actually read, if any.
     pub sysconfig: Option<PathBuf>,
+    /// Schema transfer's directories.
+    pub schema_dirs: SchemaDirs,
     /// Certificates instead of the key: set when `PCMK_ca_file`, `PCMK_cert_file` and
     /// `PCMK_key_file` all are, as for the original (tls-x509.md §1).
     pub x509: Option<x509::X509Settings>,
@@ -397,6 +424,15 @@ impl Config {
             None => IpcFraming::Auto,
         };
 
+        let non_empty = |name: &str| sources.lookup(name).filter(|f| !f.value.is_empty());
+        let mut schema_dirs = SchemaDirs::default();
+        if let Some(f) = non_empty("PCMK_schema_directory") {
+            schema_dirs.installed = PathBuf::from(f.value);
+        }
+        if let Some(f) = non_empty("PCMK_remote_schema_directory") {
+            schema_dirs.fetched = PathBuf::from(f.value);
+        }
+
         let (x509, x509_warnings) = x509::load(sources);
         warnings.extend(x509_warnings);
 
@@ -414,6 +450,7 @@ impl Config {
             local_ipc,
             ipc_framing,
             sysconfig: sources.file.as_ref().map(|(p, _)| p.clone()),
+            schema_dirs,
             x509,
         };
         Ok((config, warnings))
@@ -614,6 +651,19 @@ mod tests {
         assert_eq!(c.log.files, [PathBuf::from(DEFAULT_LOGFILE)]);
         assert_eq!(c.log.syslog_facility.as_deref(), Some("daemon"));
         assert!(!c.allow_psk_ke);
+    }
+
+    #[test]
+    fn schema_directories_come_from_the_settings_file_too() {
+        let (c, _) = load_with(&Cli::default(), &[], "").unwrap();
+        assert_eq!(c.schema_dirs, SchemaDirs::default());
+        let file = "PCMK_remote_schema_directory=/srv/fetched\nPCMK_schema_directory=/srv/own\n";
+        let (c, _) = load_with(&Cli::default(), &[("PCMK_schema_directory", "")], file).unwrap();
+        assert_eq!(c.schema_dirs.fetched, PathBuf::from("/srv/fetched"));
+        assert_eq!(
+            c.schema_dirs.installed,
+            PathBuf::from(DEFAULT_INSTALLED_SCHEMAS)
+        );
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Hub {
     pub tls: Arc<tls::ServerConfig>,
     /// `TCP_USER_TIMEOUT` for accepted sockets, from sbd's watchdog timeout.
     pub user_timeout_ms: Option<u32>,
+    /// Where schema transfer writes the files fetched from the cluster.
+    schema_dir: std::path::PathBuf,
     next_conn: Cell<u64>,
     open: Cell<usize>,
 }
@@ -80,6 +82,7 @@ impl Hub {
         limits: Limits,
         tls: Arc<tls::ServerConfig>,
         user_timeout_ms: Option<u32>,
+        schema_dir: std::path::PathBuf,
         ex: Rc<LocalExecutor<'static>>,
     ) -> Rc<Hub> {
         #[cfg(feature = "class-systemd")]
@@ -100,6 +103,7 @@ impl Hub {
             limits,
             tls,
             user_timeout_ms,
+            schema_dir,
             next_conn: Cell::new(1),
             open: Cell::new(0),
         })
@@ -148,7 +152,9 @@ impl Hub {
                 Action::IpcResponse { .. }
                 | Action::IpcEvent { .. }
                 | Action::IpcDisconnect { .. } => {}
-                Action::WriteSchemas { files } => super::schemas::replace_in_background(files),
+                Action::WriteSchemas { files } => {
+                    super::schemas::replace_in_background(self.schema_dir.clone(), files)
+                }
                 #[cfg(feature = "class-systemd")]
                 Action::RunUnit {
                     op,

@@ -118,7 +118,7 @@ pub fn run(config: Config) -> i32 {
             node_start_state: config.node_start_state.clone(),
             sbd_timeout_ms: config.sbd_watchdog_timeout_ms,
             max_alerts: limits.max_children,
-            schema_version: schemas::highest_installed(),
+            schema_version: schemas::highest_installed(&config.schema_dirs.installed),
         },
         executor,
         Box::new(host::Machine::default()),
@@ -133,6 +133,7 @@ pub fn run(config: Config) -> i32 {
         config.limits.clone(),
         Arc::new(tls_config),
         user_timeout,
+        config.schema_dirs.fetched.clone(),
         ex.clone(),
     );
     if let Err(code) = start_ipc(&hub, &ex, &config) {

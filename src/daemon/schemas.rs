@@ -12,29 +12,13 @@ use log::{info, warn};
 
 use crate::dispatch::schemas::SchemaFile;
 
-/// Where the tools look for fetched schemas unless `PCMK_remote_schema_directory` says
-/// otherwise (protocol.md 17).
-pub const DEFAULT_DIRECTORY: &str = "/var/lib/pacemaker/schemas";
-/// Where Pacemaker installs its own schemas unless `PCMK_schema_directory` says otherwise.
-pub const DEFAULT_INSTALLED: &str = "/usr/share/pacemaker";
-
 /// One replacement at a time: a second answer waits for the first to be in place.
 static WRITING: Mutex<()> = Mutex::new(());
 
-/// The schema directory the node's tools read.
-pub fn directory() -> PathBuf {
-    std::env::var_os("PCMK_remote_schema_directory")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_DIRECTORY), PathBuf::from)
-}
-
 /// Our newest installed schema, `pacemaker-X.Y`, or `None` when none is installed (schema
 /// transfer is then skipped).
-pub fn highest_installed() -> Option<String> {
-    let dir = std::env::var_os("PCMK_schema_directory")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_INSTALLED), PathBuf::from);
-    let entries = std::fs::read_dir(&dir).ok()?;
+pub fn highest_installed(dir: &Path) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
     let names = entries
         .take(10_000)
         .filter_map(|e| e.ok()?.file_name().into_string().ok());
@@ -58,8 +42,7 @@ fn highest_of(names: impl Iterator<Item = String>) -> Option<String> {
 
 /// Replaces the schema directory's files with `files` on a thread of its own, logging the
 /// outcome; the event loop goes on at once.
-pub fn replace_in_background(files: Vec<SchemaFile>) {
-    let dir = directory();
+pub fn replace_in_background(dir: PathBuf, files: Vec<SchemaFile>) {
     let spawned = std::thread::Builder::new()
         .name("schemas".into())
         .spawn(move || {
