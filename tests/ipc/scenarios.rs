@@ -419,9 +419,11 @@ fn sc_layouts_side_by_side(ctx: &Ctx) -> Result<String, String> {
     let log = finish_log(s)?;
     let seen = |what: &str| log.lines().filter(|l| l.contains(what)).count();
     let (said2, said3) = (seen("speaks the 2.x"), seen("speaks the 3.0.1+"));
-    if said2 < 2 || said3 < 3 {
+    // The client that leaves mid-message is not counted: its departure can be seen before
+    // its first part is read (both are on their way at once), and then no layout is told.
+    if said2 < 2 || said3 < 2 {
         return Err(format!(
-            "expected >= 2 clients told 2.x and >= 3 told 3.0.1+, got {said2} and {said3}; \
+            "expected >= 2 clients told 2.x and >= 2 told 3.0.1+, got {said2} and {said3}; \
              log:\n{log}"
         ));
     }
