@@ -169,8 +169,11 @@ pub fn encode_header(h: &Header) -> [u8; HEADER_LEN] {
     b
 }
 
-/// Fuzz entry point. The first byte picks the layout and a buffer size; the rest is a run of
-/// datagrams, each prefixed by a 2-byte length. Every decoded message must re-encode and
+/// Fuzz entry point. The first byte picks the layout (bit 0), whether the decoder detects it
+/// from the first datagram instead, as for a client whose version is not configured (bit 7),
+/// and a buffer size (bits 1-6); the rest is a run of datagrams, each prefixed by a 2-byte
+/// length. Every header reads back the same once written ([`encode_header`]), and a layout
+/// [`detect`] recognises is still recognised in it. Every decoded message must re-encode and
 /// decode to the same text; a compressed one is inflated in small slices, never past what
 /// its header claimed, and what the decoder says it will hold covers what it then holds.
 #[doc(hidden)]
@@ -183,13 +186,18 @@ pub fn fuzz_decode(data: &[u8]) {
     } else {
         Framing::Pacemaker3
     };
-    let buffer = MIN_BUFFER + usize::from(sel >> 1) * 97;
+    let buffer = MIN_BUFFER + usize::from((sel >> 1) & 0x3f) * 97;
     let max_message = 1 << 20;
-    let mut dec = Decoder::new(framing, max_message);
+    let mut dec = if sel & 0x80 == 0 {
+        Decoder::new(framing, max_message)
+    } else {
+        Decoder::detecting(max_message)
+    };
     while rest.len() >= 2 {
         let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]])).min(rest.len() - 2);
         let (d, tail) = rest[2..].split_at(len);
         rest = tail;
+        fuzz_header(d);
         let demand = dec.demand(&d[..d.len().min(HEADER_LEN)], 0);
         let m = match dec.feed(d) {
             Ok(decode::Decoded::Message(m)) => m,
@@ -216,6 +224,8 @@ pub fn fuzz_decode(data: &[u8]) {
             Err(_) => continue,
         };
         assert!(m.xml.len() <= max_message && !m.xml.contains(&0));
+        // A detecting decoder has fixed its layout on the first datagram.
+        let framing = dec.framing().expect("a fed decoder knows its layout");
         let enc = Encoder::new(framing, buffer, buffer);
         let Ok(parts) = enc.encode(
             m.id,
@@ -231,6 +241,22 @@ pub fn fuzz_decode(data: &[u8]) {
             got = back.decode(p).expect("own encoding decodes");
         }
         assert_eq!(got.map(|g| g.xml), Some(m.xml));
+    }
+}
+
+/// The header half of [`fuzz_decode`]: both layouts read what they wrote, and detection
+/// survives the rewrite (which zeroes padding and the libqb error field).
+fn fuzz_header(d: &[u8]) {
+    for framing in [Framing::Pacemaker2, Framing::Pacemaker3] {
+        let Ok(h) = decode_header(framing, d) else {
+            assert!(d.len() < HEADER_LEN);
+            return;
+        };
+        let written = encode_header(&h);
+        assert_eq!(decode_header(framing, &written), Ok(h));
+        if detect(d) == Some(framing) {
+            assert_eq!(detect(&written), Some(framing));
+        }
     }
 }
 

@@ -327,8 +327,16 @@ pub fn fuzz_parse(data: &[u8]) {
         assert_eq!(again, Ok((id, size, error)));
     }
     for max in [0, REQUEST_HEADER_LEN, 64, data.len(), usize::MAX] {
-        if let Ok(Datagram::Message { id }) = parse_datagram(data, max) {
-            assert!(id >= 0 && data.len() >= REQUEST_HEADER_LEN && data.len() <= max);
+        let checked = check_datagram_len(data.len(), max);
+        match parse_datagram(data, max) {
+            Ok(Datagram::Message { id }) => {
+                assert!(id >= 0 && data.len() >= REQUEST_HEADER_LEN && data.len() <= max);
+            }
+            Ok(Datagram::Disconnect) => {
+                assert!(data.is_empty() || i32_at(data, 0) == MSG_DISCONNECT);
+            }
+            // The length check runs first: whatever it refuses, the parser refuses the same way.
+            Err(e) => assert!(checked.is_ok() || checked == Err(e)),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! cargo-fuzz target: a local tool's request the whole way to the cluster and back to a value.
-//! Parse (libqb datagram, Pacemaker header, XML), type (the element the proxy relays), emit
-//! (the relay for the cluster, bounded by a frame's size), parse again: the relayed element is
-//! the one the tool sent, and a relay over the bound is refused instead (a CIB reply with
-//! -EMSGSIZE, or the client closed).
+//! Parse (Pacemaker header, XML), type (`Request`, and the element the proxy relays), emit
+//! (our own text for it; the relay for the cluster, bounded by a frame's size), parse again:
+//! the element and its typed request are unchanged by the round trip, the relayed element is
+//! the one the tool sent with the tool's id and flags, and a relay over the bound is refused
+//! instead (a CIB reply with -EMSGSIZE, or the client closed).
 #![no_main]
 
 use std::time::Instant;
@@ -13,7 +14,7 @@ use pcmk_remoted::dispatch::{Action, DispatchSettings, Dispatcher, FixedHost};
 use pcmk_remoted::executor::{ExecLimits, Executor};
 use pcmk_remoted::handles::{ConnId, IpcClientId, Now};
 use pcmk_remoted::ipc::pcmk::{Decoder, Framing};
-use pcmk_remoted::proto::{xml, Request};
+use pcmk_remoted::proto::{self, xml, Request};
 
 const REGISTER: &[u8] = br#"<lrmd_command t="lrmd" lrmd_op="register" lrmd_clientname="fuzz" lrmd_protocol_version="1.1" lrmd_is_ipc_provider="true" lrmd_remote_msg_id="1" lrmd_remote_msg_type="request"/>"#;
 
@@ -59,6 +60,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(sent) = xml::parse(&m.xml, &limits) else {
         return;
     };
+    // Type, emit, parse: our text for the element reads back as the same element and the
+    // same typed request (escaping may lengthen it, so only the byte bound is lifted).
+    let typed = Request::from_xml(&sent);
+    let emitted = proto::encode(&sent);
+    let unbounded = xml::Limits {
+        max_bytes: usize::MAX,
+        ..limits
+    };
+    let again = xml::parse(&emitted, &unbounded).expect("our own text parses");
+    assert_eq!(again, sent);
+    assert_eq!(Request::from_xml(&again), typed);
     let mut d = dispatcher();
     match d.ipc_relay(IpcClientId(7), m.id, m.flags, sent.clone(), max_text) {
         Relay::Send { to, payload, .. } => {
@@ -77,6 +89,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 .and_then(|m| m.elements().next())
                 .expect("the relay carries the message");
             assert_eq!(inner, &sent);
+            let id = m.id.to_string();
+            let flags = (m.flags | proto::proxy::IPC_PROXIED).to_string();
+            assert_eq!(relay.attr("lrmd_ipc_msg_id"), Some(id.as_str()));
+            assert_eq!(relay.attr("lrmd_ipc_msg_flags"), Some(flags.as_str()));
         }
         Relay::Done(actions) => {
             // Refused: a CIB reply carrying -EMSGSIZE, or the client closed.
