@@ -115,18 +115,18 @@ impl fmt::Display for ExecStatus {
 pub fn timeout_reason(timeout_ms: u32) -> String {
     format!(
         "Resource agent did not complete within {}",
-        readable_interval(timeout_ms)
+        readable_interval(timeout_ms.into())
     )
 }
 
 /// Formats milliseconds the way Pacemaker's messages do: days, hours and minutes are written
 /// only when the value is strictly above one unit, then `Ns`, `N.NNNs` or `NNNms`
 /// (so 60000 is `60s`, 1000 is `1000ms`, 90000 is `1m30s`, 1500 is `1.500s`).
-pub fn readable_interval(ms: u32) -> String {
-    const S: u32 = 1000;
-    const M: u32 = 60 * S;
-    const H: u32 = 60 * M;
-    const D: u32 = 24 * H;
+pub fn readable_interval(ms: u64) -> String {
+    const S: u64 = 1000;
+    const M: u64 = 60 * S;
+    const H: u64 = 60 * M;
+    const D: u64 = 24 * H;
     let mut left = ms;
     let mut out = String::new();
     for (unit, suffix) in [(D, 'd'), (H, 'h'), (M, 'm')] {
@@ -168,6 +168,9 @@ mod tests {
             (3_600_001, "1h1ms"),
             (86_400_000, "24h"),
             (90_061_500, "1d1h1m1.500s"),
+            (2 * 86_400_000 + 5, "2d5ms"),
+            (15, "15ms"),
+            (0, "0s"),
         ];
         for (ms, want) in cases {
             assert_eq!(readable_interval(ms), want, "{ms}");

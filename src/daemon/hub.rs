@@ -264,7 +264,7 @@ impl Hub {
                         let _ = crate::sys::process::kill_group(pid, libc::SIGKILL);
                         warn!(
                             "could not send alert {id}: Alert agent did not complete within {}",
-                            crate::agents::readable_interval(timeout_ms)
+                            crate::agents::readable_interval(timeout_ms.into())
                         );
                         finished.await
                     }

@@ -11,38 +11,9 @@
 
 use log::Level;
 
-use crate::agents::{ExecStatus, OpResult};
+use crate::agents::{readable_interval, ExecStatus, OpResult};
 use crate::logging::{escaped, Source};
 use crate::process::Captured;
-
-/// A duration as the original prints it: `1d2h3m4.005s`, `7s`, `250ms`, `0s`. The original
-/// switches unit only above a whole unit, so exactly one second reads `1000ms`.
-pub fn readable_interval(ms: u64) -> String {
-    const S: u64 = 1000;
-    const M: u64 = 60 * S;
-    const H: u64 = 60 * M;
-    const D: u64 = 24 * H;
-    let mut left = ms;
-    let mut out = String::new();
-    for (unit, suffix) in [(D, 'd'), (H, 'h'), (M, 'm')] {
-        if left > unit {
-            out.push_str(&format!("{}{suffix}", left / unit));
-            left %= unit;
-        }
-    }
-    if left > S {
-        out.push_str(&(left / S).to_string());
-        if !left.is_multiple_of(S) {
-            out.push_str(&format!(".{:03}", left % S));
-        }
-        out.push('s');
-    } else if left > 0 {
-        out.push_str(&format!("{left}ms"));
-    } else if out.is_empty() {
-        out.push_str("0s");
-    }
-    out
-}
 
 /// How the original names an execution status in its logs.
 pub fn status_text(status: ExecStatus) -> &'static str {
@@ -165,19 +136,6 @@ pub fn log_output(key: &str, pid: u32, stdout: &Captured, stderr: &Captured) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn intervals_read_as_the_original_prints_them() {
-        assert_eq!(readable_interval(0), "0s");
-        assert_eq!(readable_interval(15), "15ms");
-        assert_eq!(readable_interval(1000), "1000ms");
-        assert_eq!(readable_interval(1500), "1.500s");
-        assert_eq!(readable_interval(20_000), "20s");
-        assert_eq!(readable_interval(60_000), "60s");
-        assert_eq!(readable_interval(90_000), "1m30s");
-        assert_eq!(readable_interval(3_600_000 + 61_001), "1h1m1.001s");
-        assert_eq!(readable_interval(2 * 86_400_000 + 5), "2d5ms");
-    }
 
     fn done(rc: i32) -> OpResult {
         OpResult {

@@ -267,7 +267,7 @@ impl Executor {
             if let Some(op) = self.ops.get(&id) {
                 // Worded as the original's line for an agent killed at its timeout.
                 let key = journal::op_key(&op.rsc_id, &op.action, op.interval_ms);
-                let after = journal::readable_interval(u64::from(op.timeout_ms));
+                let after = crate::agents::readable_interval(u64::from(op.timeout_ms));
                 match &op.state {
                     State::Running(Run { pid: Some(pid), .. }) => info!(
                         "Resource agent {}[{pid}] timed out after {after}",
