@@ -472,8 +472,8 @@ mod tests {
         xml::parse(text.as_bytes(), &xml::Limits::default()).unwrap()
     }
 
-    /// A dispatcher with one signed-on provider (conn 1) and a local cib_rw client 7.
-    fn with_session() -> Dispatcher {
+    /// A dispatcher with small executor limits and the given settings, nobody connected.
+    fn dispatcher(settings: DispatchSettings) -> Dispatcher {
         let executor = Executor::new(
             ExecLimits {
                 max_resources: 8,
@@ -483,18 +483,26 @@ mod tests {
             },
             Box::new(crate::agents::table::Table::default()),
         );
-        let mut d = Dispatcher::new(
-            DispatchSettings::default(),
+        Dispatcher::new(
+            settings,
             executor,
             Box::new(crate::dispatch::FixedHost::default()),
             Instant::now(),
-        );
-        let now = Now {
+        )
+    }
+
+    fn now() -> Now {
+        Now {
             mono: Instant::now(),
             epoch: 1_700_000_000,
-        };
+        }
+    }
+
+    /// A dispatcher with one signed-on provider (conn 1) and a local cib_rw client 7.
+    fn with_session() -> Dispatcher {
+        let mut d = dispatcher(DispatchSettings::default());
         d.connected(ConnId(1), "peer".into(), [1; 16]);
-        d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now);
+        d.handle(ConnId(1), Request::from_xml(&parse(REGISTER)), now());
         d.ipc_connected(IpcClientId(7), "cib_rw", 4242, "root", [0xab; 16]);
         d
     }
@@ -563,31 +571,13 @@ mod tests {
     /// A dispatcher knowing schema `pacemaker-3.9`, and what signing on provider 1 with
     /// protocol `version` sent it.
     fn signed_on_with(version: &str) -> (Dispatcher, Vec<Action>) {
-        let executor = Executor::new(
-            ExecLimits {
-                max_resources: 8,
-                max_queued_operations: 8,
-                max_recurring_operations: 8,
-                max_children: 8,
-            },
-            Box::new(crate::agents::table::Table::default()),
-        );
-        let mut d = Dispatcher::new(
-            DispatchSettings {
-                schema_version: Some("pacemaker-3.9".into()),
-                ..DispatchSettings::default()
-            },
-            executor,
-            Box::new(crate::dispatch::FixedHost::default()),
-            Instant::now(),
-        );
-        let now = Now {
-            mono: Instant::now(),
-            epoch: 1_700_000_000,
-        };
+        let mut d = dispatcher(DispatchSettings {
+            schema_version: Some("pacemaker-3.9".into()),
+            ..DispatchSettings::default()
+        });
         d.connected(ConnId(1), "peer".into(), [1; 16]);
         let register = REGISTER.replace(r#"version="1.1""#, &format!(r#"version="{version}""#));
-        let out = d.handle(ConnId(1), Request::from_xml(&parse(&register)), now);
+        let out = d.handle(ConnId(1), Request::from_xml(&parse(&register)), now());
         (d, out)
     }
 
