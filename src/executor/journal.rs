@@ -47,6 +47,7 @@ pub fn readable_interval(ms: u64) -> String {
 /// How the original names an execution status in its logs.
 pub fn status_text(status: ExecStatus) -> &'static str {
     match status {
+        ExecStatus::Pending => "Pending",
         ExecStatus::Done => "complete",
         ExecStatus::Cancelled => "Cancelled",
         ExecStatus::Timeout => "Timed Out",
