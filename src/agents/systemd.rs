@@ -498,15 +498,27 @@ pub enum FollowUp {
     },
 }
 
-/// A start or stop that went on with follow-up monitors: the original then reports the last
-/// follow-up's start delay and timeout (what was left of the action's) as the operation's
-/// own, in its result and notification.
+/// A start or stop that went on with follow-up monitors: the original reports the last
+/// follow-up's start delay as the operation's own (its timeout it puts back), and counts an
+/// rc change whenever one run's rc (the job's acceptance, 0, then each follow-up's, before
+/// a start's or stop's "not running" is mapped) differs from the run before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rescheduled {
     /// The last follow-up's start delay.
     pub start_delay_ms: u32,
-    /// The last follow-up's timeout.
-    pub timeout_ms: u32,
+    /// Some follow-up's rc differed from the run before it.
+    pub rc_changed: bool,
+}
+
+impl Outcome {
+    /// The rc this outcome reports before any start/stop mapping (`Stalled`: none).
+    pub fn raw_rc(&self) -> Option<i32> {
+        match self {
+            Outcome::Done { rc, .. } => Some(*rc),
+            Outcome::Pending => Some(PENDING_RC),
+            Outcome::Stalled => None,
+        }
+    }
 }
 
 /// Whether `outcome` of `action` is only the queued job, to be confirmed by monitors.

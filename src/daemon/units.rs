@@ -72,9 +72,8 @@ impl Units {
     }
 
     /// [`Units::run`] for the executor: its timeout in ms (0, none given, means the bus's
-    /// default call timeout), the result as the executor's, and the last follow-up's
-    /// [`Rescheduled`] (the original reports those as the operation's timeout and start
-    /// delay). `or_else` is set for a `service:` resource that has no LSB script: when
+    /// default call timeout), the result as the executor's, and what the follow-ups leave
+    /// in the report ([`Rescheduled`]). `or_else` is set for a `service:` resource that has no LSB script: when
     /// systemd does not know the unit either, that (the LSB answer) is the result, as the
     /// original resolves `service:` first to LSB, then systemd, then LSB anyway.
     /// `meta-data` needs the bus too, and answers the original's meta-data as output.
@@ -139,7 +138,7 @@ impl Units {
 
     /// Carries out `action` of `agent` within `timeout` (plus [`TIMER_GRACE`], as the
     /// original's timer): one outcome, after the follow-up monitors for a start or stop.
-    /// `rescheduled` holds the last follow-up's delay and timeout, if any ran.
+    /// `rescheduled` holds the last follow-up's delay and whether the rc changed, if any ran.
     pub async fn run(
         &self,
         action: &str,
@@ -156,17 +155,28 @@ impl Units {
             }
             let mut outcome = first;
             let mut is_first = true;
+            let mut last_rc = outcome.raw_rc();
+            let mut rc_changed = false;
             loop {
                 match follow_up(action, is_first, outcome, began.elapsed(), timeout) {
                     FollowUp::Report(o) => return o,
                     FollowUp::Monitor { delay, timeout } => {
                         rescheduled.set(Some(Rescheduled {
                             start_delay_ms: millis(delay),
-                            timeout_ms: millis(timeout),
+                            rc_changed,
                         }));
                         Timer::after(delay).await;
                         outcome = self.once("monitor", agent, timeout).await;
                         is_first = false;
+                        let rc = outcome.raw_rc();
+                        if rc != last_rc {
+                            rc_changed = true;
+                            rescheduled.set(Some(Rescheduled {
+                                start_delay_ms: millis(delay),
+                                rc_changed,
+                            }));
+                        }
+                        last_rc = rc;
                     }
                 }
             }

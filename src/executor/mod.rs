@@ -454,7 +454,8 @@ impl Executor {
     /// The unit action of `op` ended with `result`. A cancelled run was reported already;
     /// this only frees its resource.
     /// A start or stop that went on with follow-up monitors reports the last one's start
-    /// delay and timeout as its own (`rescheduled`), as the original does.
+    /// delay as its own, and an rc change if one happened among them (`rescheduled`), as
+    /// the original does.
     #[cfg(feature = "class-systemd")]
     pub fn unit_finished(
         &mut self,
@@ -465,8 +466,10 @@ impl Executor {
     ) {
         if let (Some(r), Some(o)) = (rescheduled, self.ops.get_mut(&op)) {
             if !o.is_recurring() {
-                o.timeout_ms = r.timeout_ms;
                 o.start_delay_ms = r.start_delay_ms;
+                if r.rc_changed {
+                    o.rcchange_time = now.epoch;
+                }
             }
         }
         let cancelled = matches!(
