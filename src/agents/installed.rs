@@ -83,6 +83,7 @@ pub fn prepare(
         "systemd" => Prepared::Unit {
             action: action.to_string(),
             agent: def.agent.clone(),
+            or_else: None,
         },
         known if KNOWN_CLASSES.contains(&known) => Prepared::Finished(not_built(known)),
         // Classes are compared, never used in a path; an unknown one is answered as the

@@ -128,6 +128,9 @@ pub enum Prepared {
         action: String,
         /// The agent (unit) as configured.
         agent: String,
+        /// For `service:` without an LSB script: the result to give when systemd does not
+        /// know the unit either (the LSB answer, as the original falls back to).
+        or_else: Option<OpResult>,
     },
 }
 

@@ -10,6 +10,8 @@ use std::fmt;
 /// Execution status (`lrmd_exec_op_status`, protocol.md 10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecStatus {
+    /// Still in progress (a systemd unit between states: `activating`, `deactivating`).
+    Pending = -1,
     /// The agent ran; see the rc.
     Done = 0,
     /// Cancelled.
@@ -95,6 +97,7 @@ impl OpResult {
 impl fmt::Display for ExecStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
+            ExecStatus::Pending => "Pending",
             ExecStatus::Done => "complete",
             ExecStatus::Cancelled => "Cancelled",
             ExecStatus::Timeout => "Timed Out",

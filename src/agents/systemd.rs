@@ -216,10 +216,14 @@ pub enum Outcome {
 /// The execution statuses systemd actions end with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Still in progress: only [`Outcome::Pending`] becomes this.
+    Pending,
     /// It ran; see the rc.
     Done,
     /// Could not be carried out.
     Error,
+    /// The caller gave no action or no agent: never retried.
+    ErrorFatal,
     /// Did not finish in time.
     Timeout,
     /// The unit does not exist.
@@ -258,21 +262,23 @@ impl Outcome {
 }
 
 impl Outcome {
-    /// The executor's result. `Pending` (the original's rc 193, status "pending") has no
-    /// execution status of ours yet and is reported as rc 193 with status "done";
-    /// `Stalled` never reaches here (the shell's timer turns it into a timeout).
+    /// The executor's result. `Pending` is the original's rc 193 with execution status
+    /// "pending" (-1), as a monitor of a unit between states reports it; `Stalled` never
+    /// reaches here (the shell's timer turns it into a timeout).
     pub fn into_result(self, action: &str, agent: &str) -> crate::agents::OpResult {
         use crate::agents::ExecStatus;
         let (rc, status, reason) = match self {
             Outcome::Done { rc, status, reason } => (rc, status, reason),
-            Outcome::Pending => (PENDING_RC, Status::Done, None),
+            Outcome::Pending => (PENDING_RC, Status::Pending, None),
             Outcome::Stalled => {
                 return Outcome::timed_out(action, agent).into_result(action, agent)
             }
         };
         let status = match status {
+            Status::Pending => ExecStatus::Pending,
             Status::Done => ExecStatus::Done,
             Status::Error => ExecStatus::Error,
+            Status::ErrorFatal => ExecStatus::ErrorFatal,
             Status::Timeout => ExecStatus::Timeout,
             Status::NotInstalled => ExecStatus::NotInstalled,
         };
@@ -377,7 +383,7 @@ impl Op {
         let Some(unit) = unit_name(agent, false) else {
             return Next::Finished(Outcome::done(
                 rc::NOT_CONFIGURED,
-                Status::Error,
+                Status::ErrorFatal,
                 Some("Bug in action caller".into()),
             ));
         };
@@ -490,6 +496,29 @@ pub enum FollowUp {
         /// What is left of the real action's timeout.
         timeout: Duration,
     },
+}
+
+/// A start or stop that went on with follow-up monitors: the original reports the last
+/// follow-up's start delay as the operation's own (its timeout it puts back), and counts an
+/// rc change whenever one run's rc (the job's acceptance, 0, then each follow-up's, before
+/// a start's or stop's "not running" is mapped) differs from the run before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rescheduled {
+    /// The last follow-up's start delay.
+    pub start_delay_ms: u32,
+    /// Some follow-up's rc differed from the run before it.
+    pub rc_changed: bool,
+}
+
+impl Outcome {
+    /// The rc this outcome reports before any start/stop mapping (`Stalled`: none).
+    pub fn raw_rc(&self) -> Option<i32> {
+        match self {
+            Outcome::Done { rc, .. } => Some(*rc),
+            Outcome::Pending => Some(PENDING_RC),
+            Outcome::Stalled => None,
+        }
+    }
 }
 
 /// Whether `outcome` of `action` is only the queued job, to be confirmed by monitors.
@@ -818,6 +847,18 @@ mod tests {
             op.on_reply(Ok(Message::method_return(&crate::dbus::Header::default())
                 .with_body(vec![Value::Variant(Box::new(Value::U32(1)))]))),
             Next::Finished(stalled)
+        );
+    }
+
+    #[test]
+    fn a_unit_between_states_is_pending_as_the_original_reports_it() {
+        let r = Outcome::Pending.into_result("monitor", "foo");
+        assert_eq!((r.rc, r.status.code(), r.exit_reason), (193, -1, None));
+        let r = Outcome::Stalled.into_result("monitor", "foo");
+        assert_eq!((r.rc, r.status.code()), (1, 2));
+        assert_eq!(
+            r.exit_reason.as_deref(),
+            Some("monitor action for systemd unit foo did not complete in time")
         );
     }
 

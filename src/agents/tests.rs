@@ -294,6 +294,39 @@ fn agents_that_cannot_run_are_answered_without_running() {
     assert_eq!((r.rc, r.status), (7, ExecStatus::Error));
 }
 
+/// `service:` with no LSB script asks systemd, and answers LSB's "missing" when systemd does
+/// not know the unit either.
+#[cfg(all(feature = "class-service", feature = "class-systemd"))]
+#[test]
+fn service_without_a_script_falls_back_to_systemd() {
+    let t = tree("lsb");
+    let Prepared::Unit {
+        action,
+        agent,
+        or_else: Some(r),
+    } = prepare(
+        &t.paths,
+        &def("service", None, "nfs-server"),
+        "r",
+        "start",
+        0,
+        &[],
+    )
+    else {
+        panic!()
+    };
+    assert_eq!((action.as_str(), agent.as_str()), ("start", "nfs-server"));
+    assert_eq!((r.rc, r.status), (5, ExecStatus::NotInstalled));
+    assert!(matches!(
+        prepare(&t.paths, &def("service", None, "svc"), "r", "start", 0, &[]),
+        Prepared::Run { .. }
+    ));
+    assert!(matches!(
+        prepare(&t.paths, &def("systemd", None, "svc"), "r", "start", 0, &[]),
+        Prepared::Unit { or_else: None, .. }
+    ));
+}
+
 #[cfg(feature = "class-service")]
 #[test]
 fn lsb_runs_monitor_as_status_without_parameters() {
@@ -479,8 +512,14 @@ fn names_that_would_leave_the_agent_directories_are_answered_as_missing() {
         ]);
     }
     for (d, (rc, status, reason)) in cases {
-        let Prepared::Finished(r) = prepare(&t.paths, &d, "r", "start", 0, &[]) else {
-            panic!("{d:?} would run")
+        let r = match prepare(&t.paths, &d, "r", "start", 0, &[]) {
+            Prepared::Finished(r) => r,
+            // `service:` asks systemd before it answers LSB's "missing".
+            #[cfg(feature = "class-systemd")]
+            Prepared::Unit {
+                or_else: Some(r), ..
+            } if d.class == "service" => r,
+            _ => panic!("{d:?} would run"),
         };
         assert_eq!(
             (r.rc, r.status, r.exit_reason.as_deref()),

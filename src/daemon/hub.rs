@@ -161,7 +161,8 @@ impl Hub {
                     action,
                     agent,
                     timeout_ms,
-                } => self.run_unit(op, action, agent, timeout_ms),
+                    or_else,
+                } => self.run_unit(op, action, agent, timeout_ms, or_else),
                 Action::Kill { pid, group } => {
                     // A reaped agent's pid may already be someone else's: its end is on the
                     // way to the executor, there is nothing left to kill.
@@ -325,12 +326,25 @@ impl Hub {
 
     /// Carries out a unit action in a task of its own; its end goes to the dispatcher.
     #[cfg(feature = "class-systemd")]
-    fn run_unit(self: &Rc<Self>, op: OpId, action: String, agent: String, timeout_ms: u32) {
+    fn run_unit(
+        self: &Rc<Self>,
+        op: OpId,
+        action: String,
+        agent: String,
+        timeout_ms: u32,
+        or_else: Option<crate::agents::OpResult>,
+    ) {
         let hub = self.clone();
         self.ex
             .spawn(async move {
-                let result = hub.units.run_for(&action, &agent, timeout_ms).await;
-                let actions = hub.dispatcher.borrow_mut().unit_finished(op, result, now());
+                let (result, rescheduled) = hub
+                    .units
+                    .run_for(&action, &agent, timeout_ms, or_else)
+                    .await;
+                let actions =
+                    hub.dispatcher
+                        .borrow_mut()
+                        .unit_finished(op, result, rescheduled, now());
                 hub.perform(actions);
             })
             .detach();

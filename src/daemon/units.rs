@@ -11,7 +11,7 @@
 //! Start and stop are carried out whole here: the job's acceptance, then monitors until the
 //! unit is up or down (protocol.md §12.4), so the caller gets one outcome per action.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -24,10 +24,15 @@ use futures_lite::future;
 
 use crate::agents::systemd::{
     self as vocab, follow_up, needs_follow_up, Call, DropIn, Effect, FollowUp, Next, Op, Outcome,
+    Rescheduled,
 };
 use crate::dbus::conn::{self, Bus, Driver};
 use crate::dbus::{CallError, Value};
 use crate::logging::escaped;
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
 
 /// One connection to systemd's manager, shared by every systemd action of the daemon.
 pub struct Units {
@@ -67,20 +72,42 @@ impl Units {
     }
 
     /// [`Units::run`] for the executor: its timeout in ms (0, none given, means the bus's
-    /// default call timeout), the result as the executor's.
+    /// default call timeout), the result as the executor's, and what the follow-ups leave
+    /// in the report ([`Rescheduled`]). `or_else` is set for a `service:` resource that has no LSB script: when
+    /// systemd does not know the unit either, that (the LSB answer) is the result, as the
+    /// original resolves `service:` first to LSB, then systemd, then LSB anyway.
+    /// `meta-data` needs the bus too, and answers the original's meta-data as output.
     pub async fn run_for(
         &self,
         action: &str,
         agent: &str,
         timeout_ms: u32,
-    ) -> crate::agents::OpResult {
+        or_else: Option<crate::agents::OpResult>,
+    ) -> (crate::agents::OpResult, Option<Rescheduled>) {
         let timeout = match timeout_ms {
             0 => crate::limits::DBUS_DEFAULT_CALL_TIMEOUT,
             ms => Duration::from_millis(u64::from(ms)),
         };
-        self.run(action, agent, timeout)
-            .await
-            .into_result(action, agent)
+        if let Some(lsb) = or_else {
+            if !self
+                .exists(agent, crate::limits::DBUS_DEFAULT_CALL_TIMEOUT)
+                .await
+            {
+                return (lsb, None);
+            }
+        }
+        if action.eq_ignore_ascii_case("meta-data") {
+            if self.bus().await.is_none() {
+                return (Outcome::no_bus().into_result(action, agent), None);
+            }
+            let xml = self.metadata(agent, timeout).await;
+            let mut result = Outcome::ok().into_result(action, agent);
+            result.output = Some(xml);
+            return (result, None);
+        }
+        let rescheduled = Cell::new(None);
+        let outcome = self.run(action, agent, timeout, &rescheduled).await;
+        (outcome.into_result(action, agent), rescheduled.get())
     }
 
     /// The open connection, or a new one; `None` when the bus cannot be reached.
@@ -111,7 +138,14 @@ impl Units {
 
     /// Carries out `action` of `agent` within `timeout` (plus [`TIMER_GRACE`], as the
     /// original's timer): one outcome, after the follow-up monitors for a start or stop.
-    pub async fn run(&self, action: &str, agent: &str, timeout: Duration) -> Outcome {
+    /// `rescheduled` holds the last follow-up's delay and whether the rc changed, if any ran.
+    pub async fn run(
+        &self,
+        action: &str,
+        agent: &str,
+        timeout: Duration,
+        rescheduled: &Cell<Option<Rescheduled>>,
+    ) -> Outcome {
         let deadline = Instant::now() + timeout + vocab::TIMER_GRACE;
         let work = async {
             let began = Instant::now();
@@ -121,13 +155,28 @@ impl Units {
             }
             let mut outcome = first;
             let mut is_first = true;
+            let mut last_rc = outcome.raw_rc();
+            let mut rc_changed = false;
             loop {
                 match follow_up(action, is_first, outcome, began.elapsed(), timeout) {
                     FollowUp::Report(o) => return o,
                     FollowUp::Monitor { delay, timeout } => {
+                        rescheduled.set(Some(Rescheduled {
+                            start_delay_ms: millis(delay),
+                            rc_changed,
+                        }));
                         Timer::after(delay).await;
                         outcome = self.once("monitor", agent, timeout).await;
                         is_first = false;
+                        let rc = outcome.raw_rc();
+                        if rc != last_rc {
+                            rc_changed = true;
+                            rescheduled.set(Some(Rescheduled {
+                                start_delay_ms: millis(delay),
+                                rc_changed,
+                            }));
+                        }
+                        last_rc = rc;
                     }
                 }
             }
@@ -290,7 +339,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pcmkr-units-{}", std::process::id()));
         let u = units("/nonexistent/pcmkr-bus", &dir);
         let started = Instant::now();
-        let outcome = future::block_on(u.run("start", "foo", Duration::from_secs(20)));
+        let outcome =
+            future::block_on(u.run("start", "foo", Duration::from_secs(20), &Cell::new(None)));
         assert_eq!(outcome, Outcome::no_bus());
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(future::block_on(u.agent_list(Duration::from_secs(1))).is_empty());

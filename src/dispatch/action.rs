@@ -45,6 +45,8 @@ pub enum Action {
         agent: String,
         /// The operation's timeout in ms (0: none given).
         timeout_ms: u32,
+        /// For `service:`: the result when systemd does not know the unit.
+        or_else: Option<crate::agents::OpResult>,
     },
     /// Send SIGKILL to an agent (and its process group, unless `group` is false).
     Kill {

@@ -290,11 +290,13 @@ impl Dispatcher {
                     action,
                     agent,
                     timeout_ms,
+                    or_else,
                 } => out.push(Action::RunUnit {
                     op,
                     action,
                     agent,
                     timeout_ms,
+                    or_else,
                 }),
             }
         }
@@ -322,9 +324,10 @@ impl Dispatcher {
         &mut self,
         op: OpId,
         result: crate::agents::OpResult,
+        rescheduled: Option<crate::agents::systemd::Rescheduled>,
         now: Now,
     ) -> Vec<Action> {
-        self.executor.unit_finished(op, result, now);
+        self.executor.unit_finished(op, result, rescheduled, now);
         let mut out = Vec::new();
         self.drain_executor(&mut out);
         out

@@ -18,6 +18,7 @@ use crate::process::Captured;
 /// How the original names an execution status in its logs.
 pub fn status_text(status: ExecStatus) -> &'static str {
     match status {
+        ExecStatus::Pending => "Pending",
         ExecStatus::Done => "complete",
         ExecStatus::Cancelled => "Cancelled",
         ExecStatus::Timeout => "Timed Out",

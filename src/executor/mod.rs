@@ -74,6 +74,8 @@ pub enum Effect {
         agent: String,
         /// The operation's timeout in ms (0: none given).
         timeout_ms: u32,
+        /// For `service:`: the result when systemd does not know the unit.
+        or_else: Option<OpResult>,
     },
     /// Send SIGKILL; the child's end is still reported through [`Executor::child_finished`].
     Kill {
@@ -451,8 +453,25 @@ impl Executor {
 
     /// The unit action of `op` ended with `result`. A cancelled run was reported already;
     /// this only frees its resource.
+    /// A start or stop that went on with follow-up monitors reports the last one's start
+    /// delay as its own, and an rc change if one happened among them (`rescheduled`), as
+    /// the original does.
     #[cfg(feature = "class-systemd")]
-    pub fn unit_finished(&mut self, op: OpId, result: OpResult, now: Now) {
+    pub fn unit_finished(
+        &mut self,
+        op: OpId,
+        result: OpResult,
+        rescheduled: Option<agents::systemd::Rescheduled>,
+        now: Now,
+    ) {
+        if let (Some(r), Some(o)) = (rescheduled, self.ops.get_mut(&op)) {
+            if !o.is_recurring() {
+                o.start_delay_ms = r.start_delay_ms;
+                if r.rc_changed {
+                    o.rcchange_time = now.epoch;
+                }
+            }
+        }
         let cancelled = matches!(
             self.ops.get(&op).map(|o| &o.state),
             Some(State::Running(Run {

@@ -118,11 +118,16 @@ impl Executor {
             }
             Prepared::Finished(result) => self.finish_run(id, result, false, now),
             #[cfg(feature = "class-systemd")]
-            Prepared::Unit { action, agent } => self.effects.push(Effect::RunUnit {
+            Prepared::Unit {
+                action,
+                agent,
+                or_else,
+            } => self.effects.push(Effect::RunUnit {
                 op: id,
                 action,
                 agent,
                 timeout_ms: op_timeout_ms,
+                or_else,
             }),
         }
     }
